@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn): registration, authentication, management and email-backed recovery."""
