@@ -1,16 +1,15 @@
-"""Strict DER reading on top of asn1crypto's TLV parser (X.690 section 10).
+"""Strict DER reading (X.690 sections 8.1 and 10.1).
 
-asn1crypto parses BER leniently; attestation data must be DER, so each element read here is
-also checked for definite, minimal lengths and minimal integer encodings. Functions raise
-:class:`DerError` with a message naming what was expected; callers translate it into their
-own typed error (``extension.malformed`` and so on).
+A small, allocation-light reader of identifier and length octets: definite lengths only, in their
+shortest form, tag numbers in their shortest form, no trailing bytes. It is the hot path of every
+attestation, so it avoids copying; its behaviour is cross-checked against asn1crypto's parser in
+``tests/attest/test_der.py``. Functions raise :class:`DerError` with a message naming what was
+expected; callers translate it into their own typed error (``extension.malformed`` and so on).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from asn1crypto import parser
+from typing import NamedTuple
 
 CLASS_UNIVERSAL = 0
 CLASS_CONTEXT = 2
@@ -23,70 +22,86 @@ TAG_ENUMERATED = 10
 TAG_SEQUENCE = 16
 TAG_SET = 17
 
-#: Nesting bound for every reader here: no genuine structure is deeper, and it keeps
-#: hostile input from driving deep recursion.
-MAX_DEPTH = 16
+#: No genuine attestation structure has a tag number or a length this large.
+_MAX_TAG_NUMBER = 1 << 28
+_MAX_LENGTH_OCTETS = 4
 
 
 class DerError(ValueError):
     """The bytes are not the DER structure the caller expected."""
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
     """One DER element: its class, constructed flag, tag number and content octets."""
 
     class_: int
     constructed: bool
     tag: int
     contents: bytes
-    encoded: bytes
 
 
 def read_element(data: bytes) -> Element:
     """Read exactly one DER element from ``data``; trailing bytes are an error."""
-    try:
-        class_, method, tag, header, contents, trailer = parser.parse(data, strict=True)
-    except (ValueError, TypeError) as exc:
-        raise DerError(f"not a DER element: {exc}") from exc
-    _check_definite_minimal_length(header, trailer)
-    return Element(class_, method == 1, tag, contents, data)
+    element, end = _read(data, 0)
+    if end != len(data):
+        raise DerError(f"{len(data) - end} bytes of trailing data after the element")
+    return element
 
 
 def read_elements(contents: bytes) -> list[Element]:
     """Split the contents of a constructed element into its DER children."""
     out: list[Element] = []
-    pointer = 0
-    while pointer < len(contents):
-        try:
-            class_, method, tag, header, inner, trailer = parser.parse(contents[pointer:])
-        except (ValueError, TypeError) as exc:
-            raise DerError(f"truncated or invalid element inside a constructed value: {exc}") from exc
-        _check_definite_minimal_length(header, trailer)
-        encoded = header + inner + trailer
-        out.append(Element(class_, method == 1, tag, inner, encoded))
-        pointer += len(encoded)
+    offset = 0
+    while offset < len(contents):
+        element, offset = _read(contents, offset)
+        out.append(element)
     return out
 
 
-def _check_definite_minimal_length(header: bytes, trailer: bytes) -> None:
-    if trailer:
-        raise DerError("indefinite length encoding is not DER")
-    # The length octets follow the identifier octets; find where the identifier ends.
-    index = 1
-    if header[0] & 0x1F == 0x1F:
-        while header[index] & 0x80:
-            index += 1
-        index += 1
-        if header[1] == 0x80:
+def _read(data: bytes, offset: int) -> tuple[Element, int]:
+    """Read the element starting at ``offset``; return it and the offset after it."""
+    size = len(data)
+    if offset + 2 > size:
+        raise DerError("truncated element header")
+    identifier = data[offset]
+    class_, constructed, tag = identifier >> 6, bool(identifier & 0x20), identifier & 0x1F
+    offset += 1
+    if tag == 0x1F:  # high tag number form (X.690 section 8.1.2.4)
+        if data[offset] == 0x80:
             raise DerError("tag number is not minimally encoded")
-    first = header[index]
-    if first & 0x80:
-        length_octets = header[index + 1 :]
-        if first == 0x80:
+        tag = 0
+        while True:
+            if offset >= size:
+                raise DerError("truncated tag number")
+            octet = data[offset]
+            offset += 1
+            tag = (tag << 7) | (octet & 0x7F)
+            if tag > _MAX_TAG_NUMBER:
+                raise DerError("tag number too large")
+            if not octet & 0x80:
+                break
+        if tag < 0x1F:
+            raise DerError("tag number is not minimally encoded")
+    if offset >= size:
+        raise DerError("truncated length")
+    length = data[offset]
+    offset += 1
+    if length & 0x80:  # long form (X.690 section 8.1.3.5); DER forbids indefinite (10.1)
+        count = length & 0x7F
+        if count == 0:
             raise DerError("indefinite length encoding is not DER")
-        if length_octets[0] == 0 or (len(length_octets) == 1 and length_octets[0] < 0x80):
+        if count > _MAX_LENGTH_OCTETS or offset + count > size:
+            raise DerError("invalid length octets")
+        if data[offset] == 0:
             raise DerError("length is not minimally encoded")
+        length = int.from_bytes(data[offset : offset + count], "big")
+        if length < 0x80:
+            raise DerError("length is not minimally encoded")
+        offset += count
+    end = offset + length
+    if end > size:
+        raise DerError(f"element claims {length} content bytes, {size - offset} remain")
+    return Element(class_, constructed, tag, data[offset:end]), end
 
 
 def expect(element: Element, tag: int, *, constructed: bool, what: str) -> Element:

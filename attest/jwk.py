@@ -60,7 +60,7 @@ def public_key_to_jwk(key: PublicKeyTypes) -> Mapping[str, str]:
     else:
         for cls, alg in _ML_DSA:
             if isinstance(key, cls):
-                raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)  # type: ignore[attr-defined]
+                raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
                 jwk = {"kty": "AKP", "alg": alg, "pub": b64url(raw)}
                 break
         else:
@@ -70,8 +70,12 @@ def public_key_to_jwk(key: PublicKeyTypes) -> Mapping[str, str]:
 
 def jwk_thumbprint(jwk: Mapping[str, str]) -> str:
     """RFC 7638 thumbprint (SHA-256, base64url) over the required members of ``jwk``."""
-    required = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x"),
-                "AKP": ("alg", "kty", "pub")}
+    required = {
+        "EC": ("crv", "kty", "x", "y"),
+        "RSA": ("e", "kty", "n"),
+        "OKP": ("crv", "kty", "x"),
+        "AKP": ("alg", "kty", "pub"),
+    }
     members = required.get(jwk.get("kty", ""))
     if members is None:
         raise KeyAlgorithm(f"no thumbprint rule for kty {jwk.get('kty')!r}")

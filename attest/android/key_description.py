@@ -1,0 +1,339 @@
+"""The KeyDescription attestation extension (OID 1.3.6.1.4.1.11129.2.1.17).
+
+Schema: https://source.android.com/docs/security/features/keystore/attestation#schema, attestation
+versions 1, 2, 3, 4, 100, 200, 300, 400 and 500 (Android 17, ML-DSA). Tag numbers are KeyMint's
+``Tag.aidl``. The decoder is strict DER (via :mod:`attest.der`) with the deviations genuine devices are
+known to emit accepted explicitly, each named where it is handled:
+
+- ``RootOfTrust.deviceLocked`` encoded as BER ``BOOLEAN 0x01`` (seen on shipping devices; Google's
+  verifier reads it as true).
+- AuthorizationList tags out of ascending order: recorded in ``tags_in_ascending_order`` (Google's
+  verifier logs it and continues); the certificate signature is what protects the content.
+
+Unknown tags are kept, not fatal. A tag that appears twice in one list is malformed: two values for
+one field would let two parsers disagree about what was attested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from itertools import pairwise
+from typing import Any
+
+from attest import der
+from attest.errors import ExtensionMalformed
+
+KEY_DESCRIPTION_OID = "1.3.6.1.4.1.11129.2.1.17"
+
+#: Every attestation version Google has published: Keymaster 1-4 (1, 2, 3, 4), KeyMint 1-5 (100-500).
+KNOWN_ATTESTATION_VERSIONS = frozenset({1, 2, 3, 4, 100, 200, 300, 400, 500})
+
+
+class SecurityLevel(IntEnum):
+    """Where the key lives (schema: SecurityLevel)."""
+
+    SOFTWARE = 0
+    TRUSTED_ENVIRONMENT = 1
+    STRONG_BOX = 2
+
+
+class VerifiedBootState(IntEnum):
+    """What verified boot concluded about the running OS (schema: VerifiedBootState)."""
+
+    VERIFIED = 0
+    SELF_SIGNED = 1
+    UNVERIFIED = 2
+    FAILED = 3
+
+
+class Origin(IntEnum):
+    """Where the key material came from (KeyMint KeyOrigin.aidl)."""
+
+    GENERATED = 0
+    DERIVED = 1
+    IMPORTED = 2
+    RESERVED = 3
+    SECURELY_IMPORTED = 4
+
+
+class Algorithm(IntEnum):
+    """Key algorithm (KeyMint Algorithm.aidl; ML_DSA since attestation version 500)."""
+
+    RSA = 1
+    EC = 3
+    ML_DSA = 4
+    AES = 32
+    TRIPLE_DES = 33
+    HMAC = 128
+
+
+@dataclass(frozen=True, slots=True)
+class RootOfTrust:
+    """Verified boot state (schema: RootOfTrust). ``verified_boot_hash`` exists from version 3."""
+
+    verified_boot_key: bytes
+    device_locked: bool
+    verified_boot_state: VerifiedBootState
+    verified_boot_hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageInfo:
+    """One package of the attesting UID (schema: AttestationPackageInfo)."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationApplicationId:
+    """The app that owns the key (schema: AttestationApplicationId).
+
+    ``signature_digests`` are SHA-256 digests of the APK signing certificates."""
+
+    packages: tuple[PackageInfo, ...]
+    signature_digests: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationList:
+    """One of the two authorization lists (schema: AuthorizationList). ``None``/``False`` = absent."""
+
+    purposes: tuple[int, ...] | None = None
+    algorithm: int | None = None
+    key_size: int | None = None
+    block_modes: tuple[int, ...] | None = None
+    digests: tuple[int, ...] | None = None
+    paddings: tuple[int, ...] | None = None
+    ec_curve: int | None = None
+    ml_dsa_variant: int | None = None
+    rsa_public_exponent: int | None = None
+    rsa_oaep_mgf_digests: tuple[int, ...] | None = None
+    rollback_resistance: bool = False
+    early_boot_only: bool = False
+    active_date_time: int | None = None
+    origination_expire_date_time: int | None = None
+    usage_expire_date_time: int | None = None
+    usage_count_limit: int | None = None
+    no_auth_required: bool = False
+    user_auth_type: int | None = None
+    auth_timeout: int | None = None
+    allow_while_on_body: bool = False
+    trusted_user_presence_required: bool = False
+    trusted_confirmation_required: bool = False
+    unlocked_device_required: bool = False
+    all_applications: bool = False
+    application_id: bytes | None = None
+    creation_date_time: int | None = None
+    origin: int | None = None
+    rollback_resistant: bool = False
+    root_of_trust: RootOfTrust | None = None
+    os_version: int | None = None
+    os_patch_level: int | None = None
+    attestation_application_id: AttestationApplicationId | None = None
+    attestation_id_brand: str | None = None
+    attestation_id_device: str | None = None
+    attestation_id_product: str | None = None
+    attestation_id_serial: str | None = None
+    attestation_id_imei: str | None = None
+    attestation_id_meid: str | None = None
+    attestation_id_manufacturer: str | None = None
+    attestation_id_model: str | None = None
+    vendor_patch_level: int | None = None
+    boot_patch_level: int | None = None
+    device_unique_attestation: bool = False
+    identity_credential_key: bool = False
+    attestation_id_second_imei: str | None = None
+    module_hash: bytes | None = None
+    #: Tags this decoder does not know, as (tag number, DER of the tagged value): kept, not fatal.
+    unknown_tags: tuple[tuple[int, bytes], ...] = ()
+    tags_in_ascending_order: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDescription:
+    """The decoded extension (schema: KeyDescription). ``keymint_version`` is keymasterVersion
+    before attestation version 100."""
+
+    attestation_version: int
+    attestation_security_level: SecurityLevel
+    keymint_version: int
+    keymint_security_level: SecurityLevel
+    attestation_challenge: bytes
+    unique_id: bytes
+    software_enforced: AuthorizationList
+    hardware_enforced: AuthorizationList
+
+
+# --- field decoders -----------------------------------------------------------------------------
+
+
+def _int(element: der.Element, what: str) -> int:
+    return der.integer(element, what)
+
+
+def _int_set(element: der.Element, what: str) -> tuple[int, ...]:
+    return tuple(der.integer(item, what) for item in der.set_items(element, what))
+
+
+def _present(element: der.Element, what: str) -> bool:
+    der.null(element, what)
+    return True
+
+
+def _octets(element: der.Element, what: str) -> bytes:
+    return der.octet_string(element, what)
+
+
+def _utf8(element: der.Element, what: str) -> str:
+    try:
+        return der.octet_string(element, what).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise der.DerError(f"{what}: not UTF-8") from exc
+
+
+def _root_of_trust(element: der.Element, what: str) -> RootOfTrust:
+    items = der.sequence_items(element, what)
+    if len(items) not in (3, 4):
+        raise der.DerError(f"{what}: expected 3 or 4 fields, found {len(items)}")
+    state = der.enumerated(items[2], f"{what}.verifiedBootState")
+    if state not in VerifiedBootState._value2member_map_:
+        raise der.DerError(f"{what}.verifiedBootState: unknown value {state}")
+    return RootOfTrust(
+        verified_boot_key=der.octet_string(items[0], f"{what}.verifiedBootKey"),
+        # Known device deviation: BOOLEAN 0x01 instead of DER 0xFF (see module docstring).
+        device_locked=der.boolean(items[1], f"{what}.deviceLocked", allow_ber_true=True),
+        verified_boot_state=VerifiedBootState(state),
+        verified_boot_hash=der.octet_string(items[3], f"{what}.verifiedBootHash") if len(items) == 4 else None,
+    )
+
+
+def _attestation_application_id(element: der.Element, what: str) -> AttestationApplicationId:
+    inner = der.read_element(der.octet_string(element, what))
+    items = der.sequence_items(inner, what)
+    if len(items) != 2:
+        raise der.DerError(f"{what}: expected 2 fields, found {len(items)}")
+    packages = []
+    for package in der.set_items(items[0], f"{what}.packageInfos"):
+        fields = der.sequence_items(package, f"{what}.packageInfo")
+        if len(fields) != 2:
+            raise der.DerError(f"{what}.packageInfo: expected 2 fields, found {len(fields)}")
+        packages.append(
+            PackageInfo(name=_utf8(fields[0], f"{what}.packageName"), version=_int(fields[1], f"{what}.version"))
+        )
+    digests = tuple(
+        der.octet_string(item, f"{what}.signatureDigest")
+        for item in der.set_items(items[1], f"{what}.signatureDigests")
+    )
+    return AttestationApplicationId(packages=tuple(packages), signature_digests=digests)
+
+
+_FieldDecoder = Callable[[der.Element, str], Any]
+
+#: tag number -> (AuthorizationList attribute, schema name, decoder)
+AUTHORIZATION_FIELDS: Mapping[int, tuple[str, str, _FieldDecoder]] = {
+    1: ("purposes", "purpose", _int_set),
+    2: ("algorithm", "algorithm", _int),
+    3: ("key_size", "keySize", _int),
+    4: ("block_modes", "blockMode", _int_set),
+    5: ("digests", "digest", _int_set),
+    6: ("paddings", "padding", _int_set),
+    10: ("ec_curve", "ecCurve", _int),
+    11: ("ml_dsa_variant", "mlDsaVariant", _int),
+    200: ("rsa_public_exponent", "rsaPublicExponent", _int),
+    203: ("rsa_oaep_mgf_digests", "rsaOaepMgfDigest", _int_set),
+    303: ("rollback_resistance", "rollbackResistance", _present),
+    305: ("early_boot_only", "earlyBootOnly", _present),
+    400: ("active_date_time", "activeDateTime", _int),
+    401: ("origination_expire_date_time", "originationExpireDateTime", _int),
+    402: ("usage_expire_date_time", "usageExpireDateTime", _int),
+    405: ("usage_count_limit", "usageCountLimit", _int),
+    503: ("no_auth_required", "noAuthRequired", _present),
+    504: ("user_auth_type", "userAuthType", _int),
+    505: ("auth_timeout", "authTimeout", _int),
+    506: ("allow_while_on_body", "allowWhileOnBody", _present),
+    507: ("trusted_user_presence_required", "trustedUserPresenceRequired", _present),
+    508: ("trusted_confirmation_required", "trustedConfirmationRequired", _present),
+    509: ("unlocked_device_required", "unlockedDeviceRequired", _present),
+    600: ("all_applications", "allApplications", _present),
+    601: ("application_id", "applicationId", _octets),
+    701: ("creation_date_time", "creationDateTime", _int),
+    702: ("origin", "origin", _int),
+    703: ("rollback_resistant", "rollbackResistant", _present),
+    704: ("root_of_trust", "rootOfTrust", _root_of_trust),
+    705: ("os_version", "osVersion", _int),
+    706: ("os_patch_level", "osPatchLevel", _int),
+    709: ("attestation_application_id", "attestationApplicationId", _attestation_application_id),
+    710: ("attestation_id_brand", "attestationIdBrand", _utf8),
+    711: ("attestation_id_device", "attestationIdDevice", _utf8),
+    712: ("attestation_id_product", "attestationIdProduct", _utf8),
+    713: ("attestation_id_serial", "attestationIdSerial", _utf8),
+    714: ("attestation_id_imei", "attestationIdImei", _utf8),
+    715: ("attestation_id_meid", "attestationIdMeid", _utf8),
+    716: ("attestation_id_manufacturer", "attestationIdManufacturer", _utf8),
+    717: ("attestation_id_model", "attestationIdModel", _utf8),
+    718: ("vendor_patch_level", "vendorPatchLevel", _int),
+    719: ("boot_patch_level", "bootPatchLevel", _int),
+    720: ("device_unique_attestation", "deviceUniqueAttestation", _present),
+    721: ("identity_credential_key", "identityCredentialKey", _present),
+    723: ("attestation_id_second_imei", "attestationIdSecondImei", _utf8),
+    724: ("module_hash", "moduleHash", _octets),
+}
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def parse_key_description(extension_value: bytes) -> KeyDescription:
+    """Decode the extension's DER value (the OCTET STRING contents) into a :class:`KeyDescription`.
+
+    Raises :class:`~attest.errors.ExtensionMalformed` naming the field that failed."""
+    try:
+        return _key_description(der.read_element(extension_value))
+    except der.DerError as exc:
+        raise ExtensionMalformed(f"KeyDescription: {exc}") from exc
+
+
+def _key_description(element: der.Element) -> KeyDescription:
+    items = der.sequence_items(element, "KeyDescription")
+    if len(items) != 8:
+        raise der.DerError(f"expected 8 fields, found {len(items)}")
+    return KeyDescription(
+        attestation_version=der.integer(items[0], "attestationVersion"),
+        attestation_security_level=_security_level(items[1], "attestationSecurityLevel"),
+        keymint_version=der.integer(items[2], "keyMintVersion"),
+        keymint_security_level=_security_level(items[3], "keyMintSecurityLevel"),
+        attestation_challenge=der.octet_string(items[4], "attestationChallenge"),
+        unique_id=der.octet_string(items[5], "uniqueId"),
+        software_enforced=_authorization_list(items[6], "softwareEnforced"),
+        hardware_enforced=_authorization_list(items[7], "hardwareEnforced"),
+    )
+
+
+def _security_level(element: der.Element, what: str) -> SecurityLevel:
+    value = der.enumerated(element, what)
+    if value not in SecurityLevel._value2member_map_:
+        raise der.DerError(f"{what}: unknown security level {value}")
+    return SecurityLevel(value)
+
+
+def _authorization_list(element: der.Element, what: str) -> AuthorizationList:
+    values: dict[str, Any] = {}
+    unknown: list[tuple[int, bytes]] = []
+    seen: list[int] = []
+    for item in der.sequence_items(element, what):
+        if item.class_ != der.CLASS_CONTEXT or not item.constructed:
+            raise der.DerError(f"{what}: entry is not an explicitly tagged field (tag {item.tag})")
+        if item.tag in seen:
+            raise der.DerError(f"{what}: tag [{item.tag}] appears twice")
+        seen.append(item.tag)
+        known = AUTHORIZATION_FIELDS.get(item.tag)
+        if known is None:
+            unknown.append((item.tag, item.contents))
+            continue
+        attribute, schema_name, decode = known
+        values[attribute] = decode(der.read_element(item.contents), f"{what}.{schema_name}")
+    in_order = all(earlier < later for earlier, later in pairwise(seen))
+    return AuthorizationList(**values, unknown_tags=tuple(unknown), tags_in_ascending_order=in_order)

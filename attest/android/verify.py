@@ -1,0 +1,204 @@
+"""Verify an Android Key Attestation: the chain, its revocation status, the KeyDescription, the policy.
+
+Steps follow Google's "Verify hardware-backed key pairs with key attestation"
+(https://developer.android.com/privacy-and-security/security-key-attestation#verifying):
+
+1. the chain validates to a Google hardware attestation root key (:mod:`attest.android.chain`);
+2. no certificate of the chain is on the status list (:mod:`attest.android.revocation`);
+3. the attested certificate's KeyDescription decodes (:mod:`attest.android.key_description`);
+4. its values satisfy the policy (:mod:`attest.android.policy`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from attest.android import chain as chain_validation
+from attest.android.key_description import (
+    KEY_DESCRIPTION_OID,
+    KeyDescription,
+    SecurityLevel,
+    VerifiedBootState,
+    parse_key_description,
+)
+from attest.android.policy import (
+    AndroidPolicy,
+    check_app,
+    check_challenge,
+    check_key_algorithm,
+    check_key_origin,
+    check_os_version,
+    check_patch_levels,
+    check_root_of_trust,
+    check_security_level,
+    enforced_list,
+)
+from attest.android.revocation import RevocationOutcome, StatusList, check_revocation
+from attest.errors import ConfigurationError
+from attest.jwk import public_key_to_jwk
+
+#: The steps in the order they run; ``on_step`` is called with each label once it has passed.
+STEPS = (
+    "chain",
+    "revocation",
+    "key description",
+    "challenge",
+    "security level",
+    "verified boot",
+    "OS version",
+    "patch levels",
+    "key origin",
+    "key algorithm",
+    "app identity",
+)
+
+_POLICY_CHECKS: tuple[tuple[str, Callable[[KeyDescription, AndroidPolicy], None]], ...] = (
+    ("challenge", check_challenge),
+    ("security level", check_security_level),
+    ("verified boot", check_root_of_trust),
+    ("OS version", check_os_version),
+    ("patch levels", check_patch_levels),
+    ("key origin", check_key_origin),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AndroidAttestationResult:
+    """Everything downstream needs from a verified attestation."""
+
+    #: The attested Keystore key: it becomes ``cnf.jwk`` of the Client Attestation JWT.
+    public_key_jwk: Mapping[str, str]
+    #: SubjectPublicKeyInfo DER of the attested key.
+    public_key_der: bytes
+    package_names: tuple[str, ...]
+    package_versions: tuple[int, ...]
+    signer_digests: tuple[bytes, ...]
+    app_checked: bool
+    attestation_version: int
+    keymint_version: int
+    attestation_security_level: SecurityLevel
+    keymint_security_level: SecurityLevel
+    verified_boot_state: VerifiedBootState | None
+    device_locked: bool | None
+    verified_boot_key: bytes | None
+    verified_boot_hash: bytes | None
+    os_version: int | None
+    os_patch_level: int | None
+    vendor_patch_level: int | None
+    boot_patch_level: int | None
+    #: Which anchor the chain ended at (name and SHA-256 of its SubjectPublicKeyInfo).
+    root_name: str
+    root_key_fingerprint: str
+    remotely_provisioned: bool
+    revocation: RevocationOutcome
+    #: The verified chain, leaf first (the anchor's certificate last when it was sent).
+    certificates: tuple[x509.Certificate, ...]
+    key_description: KeyDescription
+
+    def chain_summary(self) -> tuple[chain_validation.CertificateSummary, ...]:
+        """Subject, issuer, serial, validity and key of each certificate, for display and audit."""
+        return chain_validation.summarize(self.certificates)
+
+
+def verify_android_attestation(
+    certificates: Sequence[bytes],
+    policy: AndroidPolicy,
+    *,
+    at: datetime | None = None,
+    status_list: StatusList | None = None,
+    signature_cache: chain_validation.VerifiedSignatureCache | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> AndroidAttestationResult:
+    """Verify a chain (DER, leaf first, as ``KeyStore.getCertificateChain()`` returns it).
+
+    ``at`` is the time to check certificate validity at (default: now). ``status_list`` is the
+    current revocation list, or ``None`` when none is available (``policy.revocation`` decides).
+    Raises a subclass of :class:`~attest.errors.AttestationError` naming the failed check.
+    ``on_step`` (optional) hears the label of each step of :data:`STEPS` as it passes."""
+    passed = on_step or _ignore
+    at = _aware(at) if at is not None else datetime.now(UTC)
+    parsed = chain_validation.parse_chain(certificates)
+    verified = chain_validation.verify_chain(
+        parsed,
+        policy.trust_anchors,
+        at=at,
+        not_before_leeway=policy.not_before_leeway,
+        cache_=signature_cache,
+    )
+    passed("chain")
+    revocation = check_revocation(verified.certificates, status_list, policy.revocation)
+    passed("revocation")
+    description = parse_key_description(_extension_value(verified.attested))
+    passed("key description")
+    for label, check in _POLICY_CHECKS:
+        check(description, policy)
+        passed(label)
+    check_key_algorithm(description, policy, verified.attested)
+    passed("key algorithm")
+    check_app(description, policy)
+    passed("app identity")
+    return _result(verified, description, revocation, app_checked=policy.app is not None)
+
+
+def _ignore(_label: str) -> None:
+    return None
+
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ConfigurationError("the verification time must be timezone-aware")
+    return at
+
+
+def _extension_value(certificate: x509.Certificate) -> bytes:
+    extension = certificate.extensions.get_extension_for_oid(x509.ObjectIdentifier(KEY_DESCRIPTION_OID))
+    value = extension.value
+    assert isinstance(value, x509.UnrecognizedExtension)  # placement was checked with the chain
+    return value.value
+
+
+def _result(
+    verified: chain_validation.VerifiedChain,
+    description: KeyDescription,
+    revocation: RevocationOutcome,
+    *,
+    app_checked: bool,
+) -> AndroidAttestationResult:
+    enforced = enforced_list(description)
+    root = enforced.root_of_trust
+    app_id = (
+        description.software_enforced.attestation_application_id
+        or description.hardware_enforced.attestation_application_id
+    )
+    key = verified.attested.public_key()
+    return AndroidAttestationResult(
+        public_key_jwk=public_key_to_jwk(key),
+        public_key_der=key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
+        package_names=tuple(p.name for p in app_id.packages) if app_id else (),
+        package_versions=tuple(p.version for p in app_id.packages) if app_id else (),
+        signer_digests=app_id.signature_digests if app_id else (),
+        app_checked=app_checked,
+        attestation_version=description.attestation_version,
+        keymint_version=description.keymint_version,
+        attestation_security_level=description.attestation_security_level,
+        keymint_security_level=description.keymint_security_level,
+        verified_boot_state=root.verified_boot_state if root else None,
+        device_locked=root.device_locked if root else None,
+        verified_boot_key=root.verified_boot_key if root else None,
+        verified_boot_hash=root.verified_boot_hash if root else None,
+        os_version=enforced.os_version,
+        os_patch_level=enforced.os_patch_level,
+        vendor_patch_level=enforced.vendor_patch_level,
+        boot_patch_level=enforced.boot_patch_level,
+        root_name=verified.anchor.name,
+        root_key_fingerprint=verified.anchor.fingerprint,
+        remotely_provisioned=verified.remotely_provisioned,
+        revocation=revocation,
+        certificates=verified.certificates,
+        key_description=description,
+    )
