@@ -40,6 +40,9 @@ class Element(NamedTuple):
     contents: bytes
 
 
+_new_element = tuple.__new__
+
+
 def read_element(data: bytes) -> Element:
     """Read exactly one DER element from ``data``; trailing bytes are an error."""
     element, end = _read(data, 0)
@@ -101,7 +104,8 @@ def _read(data: bytes, offset: int) -> tuple[Element, int]:
     end = offset + length
     if end > size:
         raise DerError(f"element claims {length} content bytes, {size - offset} remain")
-    return Element(class_, constructed, tag, data[offset:end]), end
+    # tuple.__new__ skips NamedTuple's Python-level __new__: this runs for every element parsed.
+    return _new_element(Element, (class_, constructed, tag, data[offset:end])), end
 
 
 def expect(element: Element, tag: int, *, constructed: bool, what: str) -> Element:

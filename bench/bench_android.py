@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_android.py [--seconds 3]
 
 Prints verifications per second cold (every signature checked) and with verified intermediates
-cached (`VerifiedSignatureCache`), next to the raw floor: just the chain's signature checks with
+cached (`IntermediateCache`), next to the raw floor: just the chain's signature checks with
 `cryptography`, which no verifier can beat.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from attest.android import AndroidPolicy, VerifiedSignatureCache, parse_status_list, verify_android_attestation
+from attest.android import AndroidPolicy, IntermediateCache, parse_status_list, verify_android_attestation
 from attest.android.chain import google_hardware_attestation_roots
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "android"
@@ -58,25 +59,30 @@ def main() -> None:
     def cold() -> object:
         return verify_android_attestation(certificates, policy, at=AT, status_list=status_list)
 
-    cache = VerifiedSignatureCache()
+    cache = IntermediateCache()
 
     def cached() -> object:
-        return verify_android_attestation(certificates, policy, at=AT, status_list=status_list, signature_cache=cache)
+        return verify_android_attestation(
+            certificates, policy, at=AT, status_list=status_list, intermediate_cache=cache
+        )
 
     parsed = [x509.load_der_x509_certificate(der) for der in certificates]
 
     def signatures_only() -> None:
-        for child, issuer in zip(parsed, parsed[1:], strict=False):
+        for child, issuer in itertools.pairwise(parsed):
             key = issuer.public_key()
             assert child.signature_hash_algorithm is not None
             if isinstance(key, ec.EllipticCurvePublicKey):
                 key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(child.signature_hash_algorithm))
             elif isinstance(key, rsa.RSAPublicKey):
-                key.verify(child.signature, child.tbs_certificate_bytes, padding.PKCS1v15(), child.signature_hash_algorithm)
+                key.verify(
+                    child.signature, child.tbs_certificate_bytes, padding.PKCS1v15(), child.signature_hash_algorithm
+                )
 
     def leaf_signature_only() -> None:
         key = parsed[1].public_key()
-        assert isinstance(key, ec.EllipticCurvePublicKey) and parsed[0].signature_hash_algorithm is not None
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        assert parsed[0].signature_hash_algorithm is not None
         key.verify(parsed[0].signature, parsed[0].tbs_certificate_bytes, ec.ECDSA(parsed[0].signature_hash_algorithm))
 
     rows = [

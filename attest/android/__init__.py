@@ -3,9 +3,9 @@
 Entry point: :func:`verify_android_attestation`."""
 
 from attest.android.chain import (
+    IntermediateCache,
     TrustAnchor,
     TrustAnchors,
-    VerifiedSignatureCache,
     google_hardware_attestation_roots,
 )
 from attest.android.key_description import (
@@ -25,6 +25,7 @@ __all__ = [
     "AndroidAttestationResult",
     "AndroidPolicy",
     "AppIdentityPolicy",
+    "IntermediateCache",
     "KeyDescription",
     "Origin",
     "RevocationMode",
@@ -33,7 +34,6 @@ __all__ = [
     "TrustAnchor",
     "TrustAnchors",
     "VerifiedBootState",
-    "VerifiedSignatureCache",
     "google_hardware_attestation_roots",
     "parse_key_description",
     "parse_status_list",

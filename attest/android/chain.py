@@ -15,6 +15,7 @@ anchor; then for each certificate from the anchor down: name chaining, signature
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,26 +143,50 @@ class VerifiedChain:
         return self.certificates[0]
 
 
-class VerifiedSignatureCache:
-    """Remembers (certificate, issuer key) pairs whose signature verified, so that the intermediates
-    every device of a batch sends are checked once. Bounded (LRU). Only the signature is cached:
-    validity, names and constraints are checked on every call. Pass one explicitly; not thread-shared
-    state by default."""
+@dataclass(frozen=True, slots=True)
+class _VerifiedIntermediates:
+    """What a full validation established about ``chain[1:]``; reused while ``at`` is in its window."""
 
-    def __init__(self, max_entries: int = 1024) -> None:
+    anchor: TrustAnchor
+    anchor_certificate_included: bool
+    remotely_provisioned: bool
+    issuer_spki: bytes  # the attestation key, which signs the leaf
+    issuer_name: x509.Name
+    not_before: datetime  # the latest notBefore of the intermediates
+    not_after: datetime  # the earliest notAfter of the intermediates
+
+
+class IntermediateCache:
+    """Remembers intermediates (everything above the attested certificate) that passed full path
+    validation, so that the chain every device of a batch sends is validated once and only the
+    attested certificate is checked per call.
+
+    Keyed by the SHA-256 fingerprints of the intermediates and of the trust anchors; an entry is used
+    only while the verification time lies inside the intermediates' joint validity window (outside it,
+    full validation runs again and names the certificate that fails). Bounded (LRU) and thread-safe.
+    Pass one explicitly; there is no module-level cache."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
         self._max_entries = max_entries
-        self._entries: OrderedDict[bytes, None] = OrderedDict()
+        self._entries: OrderedDict[bytes, _VerifiedIntermediates] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def contains(self, key: bytes) -> bool:
-        if key in self._entries:
+    def get(self, key: bytes) -> _VerifiedIntermediates | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: bytes, entry: _VerifiedIntermediates) -> None:
+        with self._lock:
+            self._entries[key] = entry
             self._entries.move_to_end(key)
-            return True
-        return False
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
 
-    def add(self, key: bytes) -> None:
-        self._entries[key] = None
-        if len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 # --- step 0: parse ------------------------------------------------------------------------------
@@ -181,9 +206,8 @@ def parse_chain(certificates: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
             raise ChainTooLong(f"certificate {index} is {len(der)} bytes; at most {MAX_CERTIFICATE_SIZE}")
         try:
             certificate = x509.load_der_x509_certificate(bytes(der))
-            # Parse the lazily-read parts now, so that every encoding error surfaces here, typed.
+            # Parse the extensions now, so that every encoding error in them surfaces here, typed.
             certificate.extensions  # noqa: B018
-            certificate.public_key()
         except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
             if isinstance(exc, x509.DuplicateExtension) and exc.oid == _KEY_DESCRIPTION:
                 raise ExtensionDuplicate(f"certificate {index} carries the attestation extension twice") from exc
@@ -214,16 +238,14 @@ def check_extension_placement(chain: Sequence[x509.Certificate]) -> None:
 # --- step 2: the anchor -------------------------------------------------------------------------
 
 
-def find_anchor(
-    chain: Sequence[x509.Certificate], anchors: TrustAnchors, cache_: VerifiedSignatureCache | None = None
-) -> tuple[TrustAnchor, bool]:
+def find_anchor(chain: Sequence[x509.Certificate], anchors: TrustAnchors) -> tuple[TrustAnchor, bool]:
     """The anchor the chain ends at, and whether the anchor's own certificate is the last one."""
     last = chain[-1]
     anchor = anchors.find(_spki(last))
     if anchor is not None and len(chain) > 1:
         return anchor, True
     for candidate in anchors.anchors:
-        if _signature_verifies(last, candidate.public_key_der, cache_):
+        if _signature_verifies(last, candidate.public_key_der):
             return candidate, False
     raise ChainUntrustedRoot(
         f"certificate {len(chain) - 1} ({_describe(last)}, issuer {last.issuer.rfc4514_string()}) "
@@ -240,32 +262,80 @@ def verify_chain(
     *,
     at: datetime,
     not_before_leeway: timedelta = timedelta(0),
-    cache_: VerifiedSignatureCache | None = None,
+    cache: IntermediateCache | None = None,
+    encoded: Sequence[bytes] | None = None,
 ) -> VerifiedChain:
-    """Validate ``chain`` (leaf first) against ``anchors`` at time ``at`` (RFC 5280 section 6.1)."""
+    """Validate ``chain`` (leaf first) against ``anchors`` at time ``at`` (RFC 5280 section 6.1).
+
+    With a ``cache``, intermediates validated before are not validated again; ``encoded`` (the DER the
+    chain was parsed from) spares re-encoding them for the cache key."""
     check_extension_placement(chain)
-    anchor, included = find_anchor(chain, anchors, cache_)
+    key = _cache_key(chain, anchors, encoded) if cache is not None and len(chain) > 1 else None
+    known = cache.get(key) if cache is not None and key is not None else None
+    if known is not None and known.not_before - not_before_leeway <= at <= known.not_after:
+        _check_certificate(chain[0], 0, known.issuer_spki, known.issuer_name, at, not_before_leeway)
+        return VerifiedChain(tuple(chain), known.anchor, known.anchor_certificate_included, known.remotely_provisioned)
+
+    anchor, included = find_anchor(chain, anchors)
     path = chain[:-1] if included else chain
     issuer_key = anchor.public_key_der
     issuer_name = chain[-1].subject if included else None
     # From the anchor down to the attested certificate (RFC 5280 section 6.1.3).
     for index in range(len(path) - 1, -1, -1):
         certificate = path[index]
-        if issuer_name is not None:
-            check_name_chaining(certificate, issuer_name, index)
-        if not _signature_verifies(certificate, issuer_key, cache_):
-            raise ChainSignature(f"certificate {index} ({_describe(certificate)}) is not signed by its issuer's key")
         if index > 0:
             check_is_ca(certificate, index, intermediates_below=index - 1)
-        check_validity(certificate, index, at=at, not_before_leeway=not_before_leeway)
+        _check_certificate(certificate, index, issuer_key, issuer_name, at, not_before_leeway)
         issuer_key = _spki(certificate)
         issuer_name = certificate.subject
-    return VerifiedChain(
+    verified = VerifiedChain(
         certificates=tuple(chain),
         anchor=anchor,
         anchor_certificate_included=included,
         remotely_provisioned=any(_has_extension(cert, _PROVISIONING_INFO) for cert in chain),
     )
+    if cache is not None and key is not None and len(path) > 1:
+        intermediates = path[1:]
+        cache.put(
+            key,
+            _VerifiedIntermediates(
+                anchor=anchor,
+                anchor_certificate_included=included,
+                remotely_provisioned=verified.remotely_provisioned,
+                issuer_spki=_spki(chain[1]),
+                issuer_name=chain[1].subject,
+                not_before=max(cert.not_valid_before_utc for cert in intermediates),
+                not_after=min(cert.not_valid_after_utc for cert in intermediates),
+            ),
+        )
+    return verified
+
+
+def _check_certificate(
+    certificate: x509.Certificate,
+    index: int,
+    issuer_spki: bytes,
+    issuer_name: x509.Name | None,
+    at: datetime,
+    not_before_leeway: timedelta,
+) -> None:
+    """Name chaining, signature and validity of one certificate (RFC 5280 section 6.1.3 (a))."""
+    if issuer_name is not None:
+        check_name_chaining(certificate, issuer_name, index)
+    if not _signature_verifies(certificate, issuer_spki):
+        raise ChainSignature(f"certificate {index} ({_describe(certificate)}) is not signed by its issuer's key")
+    check_validity(certificate, index, at=at, not_before_leeway=not_before_leeway)
+
+
+def _cache_key(chain: Sequence[x509.Certificate], anchors: TrustAnchors, encoded: Sequence[bytes] | None) -> bytes:
+    digest = hashlib.sha256()
+    for anchor in anchors.anchors:
+        digest.update(hashlib.sha256(anchor.public_key_der).digest())
+    if encoded is None or len(encoded) != len(chain):
+        encoded = [certificate.public_bytes(serialization.Encoding.DER) for certificate in chain]
+    for der in encoded[1:]:
+        digest.update(hashlib.sha256(der).digest())
+    return digest.digest()
 
 
 def check_name_chaining(certificate: x509.Certificate, issuer_name: x509.Name, index: int) -> None:
@@ -343,8 +413,16 @@ def serial_hex(certificate: x509.Certificate) -> str:
 # --- internals ----------------------------------------------------------------------------------
 
 
+def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
+    """The certificate's public key; an unreadable one is ``chain.malformed``."""
+    try:
+        return certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ChainMalformed(f"the public key of {_describe(certificate)} cannot be read: {exc}") from exc
+
+
 def _spki(certificate: x509.Certificate) -> bytes:
-    return certificate.public_key().public_bytes(
+    return public_key_of(certificate).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -373,22 +451,12 @@ def _key_algorithm_name(certificate: x509.Certificate) -> str:
     return type(key).__name__.removesuffix("PublicKey")
 
 
-def _signature_verifies(
-    certificate: x509.Certificate, issuer_spki: bytes, cache_: VerifiedSignatureCache | None
-) -> bool:
+def _signature_verifies(certificate: x509.Certificate, issuer_spki: bytes) -> bool:
     """Does ``certificate``'s signature verify with the key ``issuer_spki``?"""
-    cache_key = b""
-    if cache_ is not None:
-        cache_key = hashlib.sha256(certificate.tbs_certificate_bytes + certificate.signature + issuer_spki).digest()
-        if cache_.contains(cache_key):
-            return True
     try:
-        key = serialization.load_der_public_key(issuer_spki)
-        _verify_signature(certificate, key)
+        _verify_signature(certificate, serialization.load_der_public_key(issuer_spki))
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
-    if cache_ is not None:
-        cache_.add(cache_key)
     return True
 
 

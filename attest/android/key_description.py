@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from enum import IntEnum
 from itertools import pairwise
 from typing import Any
@@ -312,6 +313,12 @@ def _key_description(element: der.Element) -> KeyDescription:
     )
 
 
+@cache
+def _label(list_name: str, tag: int) -> str:
+    """``softwareEnforced.osVersion``: names the field in error messages (built once per field)."""
+    return f"{list_name}.{AUTHORIZATION_FIELDS[tag][1]}"
+
+
 def _security_level(element: der.Element, what: str) -> SecurityLevel:
     value = der.enumerated(element, what)
     if value not in SecurityLevel._value2member_map_:
@@ -323,17 +330,18 @@ def _authorization_list(element: der.Element, what: str) -> AuthorizationList:
     values: dict[str, Any] = {}
     unknown: list[tuple[int, bytes]] = []
     seen: list[int] = []
-    for item in der.sequence_items(element, what):
-        if item.class_ != der.CLASS_CONTEXT or not item.constructed:
-            raise der.DerError(f"{what}: entry is not an explicitly tagged field (tag {item.tag})")
-        if item.tag in seen:
-            raise der.DerError(f"{what}: tag [{item.tag}] appears twice")
-        seen.append(item.tag)
-        known = AUTHORIZATION_FIELDS.get(item.tag)
+    for class_, constructed, tag, contents in der.sequence_items(element, what):
+        if class_ != der.CLASS_CONTEXT or not constructed:
+            raise der.DerError(f"{what}: entry is not an explicitly tagged field (tag {tag})")
+        seen.append(tag)
+        known = AUTHORIZATION_FIELDS.get(tag)
         if known is None:
-            unknown.append((item.tag, item.contents))
+            unknown.append((tag, contents))
             continue
-        attribute, schema_name, decode = known
-        values[attribute] = decode(der.read_element(item.contents), f"{what}.{schema_name}")
+        attribute, decode = known[0], known[2]
+        values[attribute] = decode(der.read_element(contents), _label(what, tag))
+    if len(set(seen)) != len(seen):
+        repeated = next(tag for tag in seen if seen.count(tag) > 1)
+        raise der.DerError(f"{what}: tag [{repeated}] appears twice")
     in_order = all(earlier < later for earlier, later in pairwise(seen))
     return AuthorizationList(**values, unknown_tags=tuple(unknown), tags_in_ascending_order=in_order)

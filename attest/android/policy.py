@@ -16,7 +16,7 @@ from enum import IntEnum
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, mldsa, rsa
 
-from attest.android.chain import TrustAnchors, google_hardware_attestation_roots
+from attest.android.chain import TrustAnchors, google_hardware_attestation_roots, public_key_of
 from attest.android.key_description import (
     Algorithm,
     AuthorizationList,
@@ -177,7 +177,7 @@ def check_key_algorithm(description: KeyDescription, policy: AndroidPolicy, atte
         shown = _name(Algorithm, algorithm)
         allowed = ", ".join(sorted(a.name for a in policy.allowed_key_algorithms))
         raise KeyAlgorithm(f"algorithm is {shown}; the policy allows {allowed}")
-    key = attested.public_key()
+    key = public_key_of(attested)
     matches = {
         Algorithm.EC: isinstance(key, ec.EllipticCurvePublicKey),
         Algorithm.RSA: isinstance(key, rsa.RSAPublicKey),

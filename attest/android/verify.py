@@ -111,7 +111,7 @@ def verify_android_attestation(
     *,
     at: datetime | None = None,
     status_list: StatusList | None = None,
-    signature_cache: chain_validation.VerifiedSignatureCache | None = None,
+    intermediate_cache: chain_validation.IntermediateCache | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> AndroidAttestationResult:
     """Verify a chain (DER, leaf first, as ``KeyStore.getCertificateChain()`` returns it).
@@ -128,7 +128,8 @@ def verify_android_attestation(
         policy.trust_anchors,
         at=at,
         not_before_leeway=policy.not_before_leeway,
-        cache_=signature_cache,
+        cache=intermediate_cache,
+        encoded=certificates,
     )
     passed("chain")
     revocation = check_revocation(verified.certificates, status_list, policy.revocation)
@@ -175,7 +176,7 @@ def _result(
         description.software_enforced.attestation_application_id
         or description.hardware_enforced.attestation_application_id
     )
-    key = verified.attested.public_key()
+    key = chain_validation.public_key_of(verified.attested)
     return AndroidAttestationResult(
         public_key_jwk=public_key_to_jwk(key),
         public_key_der=key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
