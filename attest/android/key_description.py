@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from enum import IntEnum
+from functools import cache
 from itertools import pairwise
 from typing import Any
 

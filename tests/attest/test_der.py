@@ -18,6 +18,8 @@ def reference(data: bytes) -> tuple[int, bool, int, bytes] | None:
         return None
     if trailer:  # indefinite length: BER, not DER
         return None
+    if tag > 1 << 28:  # our deliberate bound on tag numbers (no schema we read comes near it)
+        return None
     index = 1
     if header[0] & 0x1F == 0x1F:
         if header[1] == 0x80 or tag < 0x1F:  # tag number not in its shortest form
