@@ -1,4 +1,5 @@
-"""The `attest` command: `attest verify android|apple-attestation|apple-assertion`, `attest serve`."""
+"""The `attest` command: `attest verify android|apple-attestation|apple-assertion`, `attest serve`,
+`attest db upgrade`, `attest clients add|list|remove|load`, `attest keys rotate|list`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 
 from attest.android import cli as android_cli
 from attest.cli_output import EXIT_UNREADABLE, UsageError, fail_unreadable
+from attest.server import cli as server_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,10 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     android_cli.add_parser(platforms)
     _add_apple_parsers(platforms)
 
-    serve = commands.add_parser("serve", help="start the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.set_defaults(handler=_serve)
+    server_cli.add_parsers(commands)
     return parser
 
 
@@ -32,15 +31,6 @@ def _add_apple_parsers(platforms: argparse._SubParsersAction[argparse.ArgumentPa
     except ImportError:  # the Apple verifier lands separately
         return
     apple_cli.add_parsers(platforms)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from attest.server.app import create_app
-
-    uvicorn.run(create_app(), host=args.host, port=args.port)
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

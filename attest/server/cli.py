@@ -1,0 +1,212 @@
+"""`attest serve`, `attest db upgrade`, `attest clients ...`, `attest keys ...`.
+
+They read the same settings as the service (``ATTEST_*`` environment variables or ``.env``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from attest.cli_output import UsageError
+from attest.errors import AttestationError
+from attest.server.clients import (
+    AndroidClientConfig,
+    AppleClientConfig,
+    ClientRegistration,
+    DebugClientConfig,
+    add_client,
+    list_clients,
+    load_registrations,
+    remove_client,
+)
+from attest.server.db.engine import make_engine, make_sessionmaker
+from attest.server.runtime import prepare_database
+from attest.server.settings import Settings
+from attest.server.signing_keys import KeyEncryption, load_key_ring, rotate_key_ring
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="migrate the database and start the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations and create the signing keys").set_defaults(handler=_db_upgrade)
+
+    clients = commands.add_parser("clients", help="registered clients").add_subparsers(
+        dest="clients_command", required=True
+    )
+    add = clients.add_parser("add", help="register or replace a client")
+    add.add_argument("client_id")
+    add.add_argument("--platform", choices=["android", "apple", "debug"], required=True)
+    add.add_argument("--package", action="append", default=[], help="Android package name (repeatable)")
+    add.add_argument("--signer-digest", action="append", default=[], help="Android signing-cert SHA-256, hex")
+    add.add_argument("--min-security-level", choices=["tee", "strongbox"], default="tee")
+    add.add_argument("--allow-unverified-boot", action="store_true", help="accept unlocked test devices")
+    add.add_argument("--app-id", action="append", default=[], help="Apple App ID TEAMID.bundle.id (repeatable)")
+    add.add_argument("--environment", choices=["production", "development"], default="production")
+    add.add_argument("--debug-secret", help="the debug client's secret (16 characters or more)")
+    add.add_argument("--token-ttl", type=int, default=600, help="token lifetime in seconds")
+    add.set_defaults(handler=_clients_add)
+    clients.add_parser("list", help="list clients").set_defaults(handler=_clients_list)
+    remove = clients.add_parser("remove", help="remove a client")
+    remove.add_argument("client_id")
+    remove.set_defaults(handler=_clients_remove)
+    load = clients.add_parser("load", help="register the clients of a JSON config file")
+    load.add_argument("file", type=Path)
+    load.set_defaults(handler=_clients_load)
+
+    keys = commands.add_parser("keys", help="token signing keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("rotate", help="activate the published next key, publish a new one").set_defaults(
+        handler=_keys_rotate
+    )
+    keys.add_parser("list", help="list signing keys and their states").set_defaults(handler=_keys_list)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise UsageError(f"invalid settings: {exc}") from exc
+
+
+def _now(settings: Settings) -> datetime:
+    return settings.fixed_time or datetime.now(UTC)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    prepare_database(settings)
+    if args.workers > 1:
+        uvicorn.run(
+            "attest.server.asgi:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+        )
+    else:
+        from attest.server.asgi import build_app
+
+        uvicorn.run(build_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    prepare_database(_settings())
+    print("database is up to date; signing keys are in place")
+    return 0
+
+
+def _clients_add(args: argparse.Namespace) -> int:
+    settings = _settings()
+    config: AndroidClientConfig | AppleClientConfig | DebugClientConfig
+    try:
+        if args.platform == "android":
+            config = AndroidClientConfig(
+                packages=tuple(args.package),
+                signer_digests=tuple(args.signer_digest),
+                min_security_level=args.min_security_level,
+                require_verified_boot=not args.allow_unverified_boot,
+                require_locked_bootloader=not args.allow_unverified_boot,
+            )
+        elif args.platform == "apple":
+            config = AppleClientConfig(app_ids=tuple(args.app_id), environment=args.environment)
+        else:
+            config = DebugClientConfig()
+        registration = ClientRegistration(
+            client_id=args.client_id, config=config, token_ttl_seconds=args.token_ttl, debug_secret=args.debug_secret
+        )
+    except ValidationError as exc:
+        raise UsageError(_validation_message(exc)) from exc
+    _register([registration], settings)
+    print(f"client {args.client_id} registered ({args.platform})")
+    return 0
+
+
+def _clients_load(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        registrations = load_registrations(args.file)
+    except AttestationError as exc:
+        raise UsageError(exc.message) from exc
+    _register(registrations, settings)
+    print(f"{len(registrations)} clients registered")
+    return 0
+
+
+def _register(registrations: list[ClientRegistration], settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            for registration in registrations:
+                add_client(session, registration, now=_now(settings), production=settings.is_production)
+    except AttestationError as exc:
+        raise UsageError(exc.message) from exc
+
+
+def _clients_list(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    with make_sessionmaker(engine)() as session:
+        for client in list_clients(session):
+            config = client.config.model_dump(mode="json")
+            print(json.dumps({"client_id": client.client_id, "token_ttl": client.token_ttl.total_seconds(), **config}))
+    return 0
+
+
+def _clients_remove(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    with make_sessionmaker(engine).begin() as session:
+        removed = remove_client(session, args.client_id)
+    if not removed:
+        sys.stderr.write(f"attest: no client {args.client_id!r}\n")
+        return 1
+    print(f"client {args.client_id} removed")
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    with make_sessionmaker(engine).begin() as session:
+        ring = rotate_key_ring(
+            session,
+            KeyEncryption.from_settings(settings),
+            now=_now(settings),
+            max_token_lifetime=settings.max_token_ttl,
+        )
+    next_key = ring.next_key()
+    print(f"active key {ring.active().kid}; next key {next_key.kid if next_key else '-'} published")
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    with make_sessionmaker(engine)() as session:
+        ring = load_key_ring(session, KeyEncryption.from_settings(settings))
+    for key in ring.keys if ring else ():
+        print(f"{key.kid}  {key.alg}  {key.state.value}  created {key.created_at.isoformat()}")
+    return 0
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}" for error in exc.errors()[:5]
+    )

@@ -1,0 +1,189 @@
+"""Registered clients: what each app's attestations must show, and how long its tokens live.
+
+Managed with ``attest clients add|list|remove`` or loaded from a config file (JSON list of
+:class:`ClientRegistration`); stored in the ``clients`` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from attest.server.db.engine import affected_rows
+from attest.server.db.models import Client
+from attest.server.errors import ClientInvalid, ClientPlatformMismatch, ClientUnknown
+
+_APP_ID_PATTERN = r"^[A-Z0-9]{10}\.[A-Za-z0-9.\-]+$"
+
+
+class AndroidClientConfig(BaseModel):
+    """An Android app: package names and SHA-256 signing-certificate digests (hex), plus device policy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Literal["android"] = "android"
+    packages: tuple[str, ...] = Field(min_length=1)
+    signer_digests: tuple[str, ...] = Field(min_length=1)
+    min_security_level: Literal["tee", "strongbox"] = "tee"
+    require_verified_boot: bool = True
+    require_locked_bootloader: bool = True
+    min_os_version: int | None = None
+    min_os_patch_level: int | None = None
+
+    @field_validator("signer_digests")
+    @classmethod
+    def _sha256_hex(cls, digests: tuple[str, ...]) -> tuple[str, ...]:
+        normalized = []
+        for digest in digests:
+            value = digest.replace(":", "").strip().lower()
+            if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+                raise ValueError(f"{digest!r} is not a SHA-256 digest in hex")
+            normalized.append(value)
+        return tuple(normalized)
+
+
+class AppleClientConfig(BaseModel):
+    """An iOS app: its App IDs (``TEAMID.bundle.id``) and the App Attest environment it may use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Literal["apple"] = "apple"
+    app_ids: tuple[Annotated[str, Field(pattern=_APP_ID_PATTERN)], ...] = Field(min_length=1)
+    environment: Literal["production", "development"] = "production"
+
+
+class DebugClientConfig(BaseModel):
+    """An emulator / CI client, like Firebase App Check debug tokens. Development only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Literal["debug"] = "debug"
+
+
+ClientConfig = Annotated[AndroidClientConfig | AppleClientConfig | DebugClientConfig, Field(discriminator="platform")]
+_CONFIG = TypeAdapter[AndroidClientConfig | AppleClientConfig | DebugClientConfig](ClientConfig)
+
+
+class ClientRegistration(BaseModel):
+    """One entry of a clients config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: str = Field(min_length=1, max_length=255)
+    config: ClientConfig
+    token_ttl_seconds: int = Field(default=600, ge=30, le=86_400)
+    debug_secret: str | None = Field(default=None, min_length=16)
+
+
+class RegisteredClient(BaseModel):
+    """A client as the service uses it (the debug secret is never loaded, only checked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    config: AndroidClientConfig | AppleClientConfig | DebugClientConfig
+    token_ttl: timedelta
+
+    @property
+    def platform(self) -> str:
+        return self.config.platform
+
+
+# --- the debug secret -------------------------------------------------------------------------
+
+
+def hash_debug_secret(secret: str) -> str:
+    """scrypt (RFC 7914) with a random salt: ``scrypt$<salt hex>$<hash hex>``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def debug_secret_matches(secret: str, stored: str | None) -> bool:
+    if stored is None:
+        return False
+    try:
+        scheme, salt, expected = stored.split("$")
+        digest = hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1, dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(digest.hex(), expected)
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+def add_client(session: Session, registration: ClientRegistration, *, now: datetime, production: bool) -> None:
+    """Register (or replace) a client. Debug clients cannot be created in production."""
+    config = registration.config
+    if isinstance(config, DebugClientConfig):
+        if production:
+            raise ClientInvalid("debug clients cannot be created in production")
+        if registration.debug_secret is None:
+            raise ClientInvalid("a debug client needs a debug secret (16 characters or more)")
+    elif registration.debug_secret is not None:
+        raise ClientInvalid("only debug clients have a debug secret")
+    session.execute(delete(Client).where(Client.client_id == registration.client_id))
+    session.add(
+        Client(
+            client_id=registration.client_id,
+            platform=config.platform,
+            config=config.model_dump(mode="json"),
+            token_ttl_seconds=registration.token_ttl_seconds,
+            debug_secret_hash=hash_debug_secret(registration.debug_secret) if registration.debug_secret else None,
+            created_at=now,
+        )
+    )
+
+
+def remove_client(session: Session, client_id: str) -> bool:
+    return affected_rows(session.execute(delete(Client).where(Client.client_id == client_id))) > 0
+
+
+def list_clients(session: Session) -> list[RegisteredClient]:
+    return [_loaded(row) for row in session.scalars(select(Client).order_by(Client.client_id))]
+
+
+def get_client(session: Session, client_id: str, *, platform: str | None = None) -> RegisteredClient:
+    row = session.get(Client, client_id)
+    if row is None:
+        raise ClientUnknown(f"no client {client_id!r} is registered")
+    client = _loaded(row)
+    if platform is not None and client.platform != platform:
+        raise ClientPlatformMismatch(f"client {client_id!r} is registered for {client.platform}, not {platform}")
+    return client
+
+
+def debug_secret_hash_of(session: Session, client_id: str) -> str | None:
+    row = session.get(Client, client_id)
+    return None if row is None else row.debug_secret_hash
+
+
+def has_debug_clients(session: Session) -> bool:
+    return session.scalar(select(Client.client_id).where(Client.platform == "debug").limit(1)) is not None
+
+
+def _loaded(row: Client) -> RegisteredClient:
+    try:
+        config = _CONFIG.validate_python(row.config)
+    except ValidationError as exc:
+        raise ClientInvalid(f"stored configuration of {row.client_id!r} is invalid: {exc}") from exc
+    return RegisteredClient(client_id=row.client_id, config=config, token_ttl=timedelta(seconds=row.token_ttl_seconds))
+
+
+def load_registrations(path: Path) -> list[ClientRegistration]:
+    """A clients config file: a JSON array of registrations."""
+    try:
+        document = json.loads(path.read_text())
+        return TypeAdapter(list[ClientRegistration]).validate_python(document)
+    except (OSError, ValueError) as exc:
+        raise ClientInvalid(f"{path}: {exc}") from exc

@@ -1,0 +1,101 @@
+"""``POST /v1/attest/android``: Android Key Attestation -> Client Attestation JWT.
+
+The attested Keystore key becomes ``cnf.jwk``: the app signs its PoP (or DPoP) proofs with it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from attest.android.key_description import SecurityLevel
+from attest.android.policy import AndroidPolicy, AppIdentityPolicy
+from attest.android.verify import verify_android_attestation
+from attest.errors import AttestationError
+from attest.server import audit
+from attest.server.challenges import Purpose, consume_challenge
+from attest.server.clients import AndroidClientConfig, get_client
+from attest.server.issuance import issue_token
+from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.runtime import Runtime
+from attest.server.schemas import AndroidAttestRequest, TokenResponse, decode_base64
+from attest.tokens.client_attestation import AttestationVerdict
+
+router = APIRouter(tags=["attest"])
+
+_LEVEL_CLAIM = {
+    SecurityLevel.SOFTWARE: "software",
+    SecurityLevel.TRUSTED_ENVIRONMENT: "tee",
+    SecurityLevel.STRONG_BOX: "strongbox",
+}
+
+
+@router.post("/v1/attest/android", response_model=TokenResponse)
+def attest_android(
+    body: AndroidAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
+) -> TokenResponse:
+    chain = [decode_base64(item, f"certificate_chain[{index}]") for index, item in enumerate(body.certificate_chain)]
+    now = runtime.now()
+    with runtime.sessions.begin() as session:
+        client = get_client(session, body.client_id, platform="android")
+        challenge = consume_challenge(
+            session, body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now
+        )
+    assert isinstance(client.config, AndroidClientConfig)
+
+    def record(outcome: str, code: str | None = None) -> None:
+        audit.record_separately(
+            runtime.sessions,
+            at=now,
+            event="attest.android",
+            outcome=outcome,
+            client_id=client.client_id,
+            platform="android",
+            code=code,
+            request_id=request_id_of(request),
+        )
+
+    try:
+        result = verify_android_attestation(
+            chain,
+            policy_for(client.config, challenge, runtime),
+            at=now,
+            status_list=runtime.status_list.current(),
+            intermediate_cache=runtime.android_intermediates,
+        )
+        token = issue_token(
+            runtime,
+            client,
+            result.public_key_jwk,
+            AttestationVerdict(
+                platform="android",
+                security_level=_LEVEL_CLAIM[result.keymint_security_level],
+                environment=None,
+                app_checked=result.app_checked,
+                revocation_checked=result.revocation.checked,
+            ),
+        )
+    except AttestationError as error:
+        record("invalid", error.code)
+        raise
+    record("valid")
+    return token
+
+
+def policy_for(config: AndroidClientConfig, challenge: bytes, runtime: Runtime) -> AndroidPolicy:
+    return AndroidPolicy(
+        challenge=challenge,
+        app=AppIdentityPolicy(
+            package_names=frozenset(config.packages),
+            signer_digests=frozenset(bytes.fromhex(digest) for digest in config.signer_digests),
+        ),
+        trust_anchors=runtime.android_anchors,
+        min_security_level=SecurityLevel.STRONG_BOX
+        if config.min_security_level == "strongbox"
+        else SecurityLevel.TRUSTED_ENVIRONMENT,
+        require_verified_boot=config.require_verified_boot,
+        require_locked_bootloader=config.require_locked_bootloader,
+        min_os_version=config.min_os_version,
+        min_os_patch_level=config.min_os_patch_level,
+        revocation=runtime.settings.revocation,
+    )

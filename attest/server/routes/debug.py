@@ -1,0 +1,73 @@
+"""``POST /v1/attest/debug``: tokens for emulators and CI, like Firebase App Check debug tokens.
+
+Registered only in development: in production the route does not exist (404) and debug clients
+cannot be created. The token's verdict says ``platform: debug``; relying parties must not accept it
+in production."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from attest.errors import AttestationError
+from attest.server import audit
+from attest.server.challenges import Purpose, consume_challenge
+from attest.server.clients import debug_secret_hash_of, debug_secret_matches, get_client
+from attest.server.errors import DebugSecretInvalid
+from attest.server.issuance import issue_token
+from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.runtime import Runtime
+from attest.server.schemas import DebugAttestRequest, TokenResponse
+from attest.tokens.client_attestation import AttestationVerdict
+from attest.tokens.cnf import check_public_jwk
+
+router = APIRouter(tags=["attest"])
+
+
+@router.post("/v1/attest/debug", response_model=TokenResponse)
+def attest_debug(
+    body: DebugAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
+) -> TokenResponse:
+    now = runtime.now()
+    jwk = check_public_jwk(body.jwk)
+    try:
+        with runtime.sessions.begin() as session:
+            client = get_client(session, body.client_id, platform="debug")
+            if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(session, client.client_id)):
+                raise DebugSecretInvalid("the debug secret does not match")
+            consume_challenge(session, body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now)
+        token = issue_token(
+            runtime,
+            client,
+            jwk,
+            AttestationVerdict(
+                platform="debug",
+                security_level=None,
+                environment="development",
+                app_checked=False,
+                revocation_checked=False,
+            ),
+        )
+    except AttestationError as error:
+        audit.record_separately(
+            runtime.sessions,
+            at=now,
+            event="attest.debug",
+            outcome="invalid",
+            client_id=body.client_id,
+            platform="debug",
+            code=error.code,
+            request_id=request_id_of(request),
+        )
+        raise
+    audit.record_separately(
+        runtime.sessions,
+        at=now,
+        event="attest.debug",
+        outcome="valid",
+        client_id=client.client_id,
+        platform="debug",
+        request_id=request_id_of(request),
+    )
+    return token

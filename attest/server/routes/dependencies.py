@@ -1,0 +1,17 @@
+"""Shared request dependencies."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from attest.server.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def request_id_of(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None

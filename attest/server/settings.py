@@ -1,0 +1,113 @@
+"""Service settings, from environment variables (prefix ``ATTEST_``) or a ``.env`` file.
+
+Development is the default: SQLite in the working directory, a generated signing-key encryption key,
+console email, revocation best-effort. Production refuses to start unless every safety-relevant
+setting is explicit (:meth:`Settings.production_problems`): a configured key-encryption key, no SQLite
+unless allowed, revocation required. Test-only knobs (extra trust anchors, a fixed clock) are refused
+outright in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from attest.android.revocation import GOOGLE_STATUS_LIST_URL, RevocationMode
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Field names map to ``ATTEST_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ATTEST_", env_file=".env", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///./attest.db"
+    #: Production must opt in to SQLite explicitly (a single-host deployment).
+    allow_sqlite_in_production: bool = False
+    #: Our issuer URL: ``iss`` of the tokens we sign and the base of our metadata.
+    issuer: str = "http://127.0.0.1:8000"
+    #: 32 bytes, base64: encrypts signing keys at rest (AES-256-GCM). Development generates one into
+    #: ``state_dir`` on first start; production refuses to start without it.
+    signing_key_encryption_key: str | None = None
+    #: Where development keeps generated secrets.
+    state_dir: Path = Path(".attest")
+    signing_alg: str = "ES256"
+
+    token_ttl: timedelta = timedelta(minutes=10)
+    max_token_ttl: timedelta = timedelta(hours=24)
+    challenge_ttl: timedelta = timedelta(minutes=5)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+
+    revocation: RevocationMode = RevocationMode.BEST_EFFORT
+    status_list_url: str = GOOGLE_STATUS_LIST_URL
+    #: A local status-list file (e.g. mirrored by a job); used instead of the URL when set.
+    status_list_file: Path | None = None
+    status_list_max_age: timedelta = timedelta(hours=24)
+
+    # --- test knobs: refused in production ---------------------------------------------------
+    #: PEM file of extra trust anchors (a test CA) added to the Android and Apple roots.
+    test_trust_anchors_file: Path | None = None
+    #: Verify and sign as of this instant instead of the real clock (replaying captured samples).
+    fixed_time: datetime | None = None
+
+    @field_validator("signing_key_encryption_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: str | None) -> str | None:
+        if value is not None and len(decode_key(value)) != 32:
+            raise ValueError("signing_key_encryption_key must be 32 bytes, base64")
+        return value
+
+    @field_validator("fixed_time")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("fixed_time must carry a timezone")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def production_problems(self) -> list[str]:
+        """Why these settings must not run in production (empty when they may)."""
+        if not self.is_production:
+            return []
+        problems = []
+        if self.signing_key_encryption_key is None:
+            problems.append("ATTEST_SIGNING_KEY_ENCRYPTION_KEY is not set (no configured key store)")
+        if self.uses_sqlite and not self.allow_sqlite_in_production:
+            problems.append("SQLite in production needs ATTEST_ALLOW_SQLITE_IN_PRODUCTION=true")
+        if self.test_trust_anchors_file is not None:
+            problems.append("ATTEST_TEST_TRUST_ANCHORS_FILE is a test setting")
+        if self.fixed_time is not None:
+            problems.append("ATTEST_FIXED_TIME is a test setting")
+        if self.revocation is not RevocationMode.REQUIRED:
+            problems.append("production requires ATTEST_REVOCATION=required")
+        if not self.issuer.startswith("https://"):
+            problems.append("ATTEST_ISSUER must be an https:// URL in production")
+        return problems
+
+
+def decode_key(value: str) -> bytes:
+    try:
+        return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("not base64") from exc
