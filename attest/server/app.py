@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from attest import __version__
 from attest.server.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from attest.server.problems import install_problem_handlers
-from attest.server.routes import android, challenge, debug, health, keys
+from attest.server.routes import android, apple, challenge, debug, health, keys
 from attest.server.runtime import Runtime
 
 
@@ -20,7 +20,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for router in (health.router, challenge.router, android.router, keys.router):
+    for router in (health.router, challenge.router, android.router, apple.router, keys.router):
         app.include_router(router)
     if not runtime.settings.is_production:
         app.include_router(debug.router)

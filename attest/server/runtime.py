@@ -6,12 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from attest.android.chain import IntermediateCache, TrustAnchors, google_hardware_attestation_roots
 from attest.android.status_list_source import FileStatusListSource, HttpStatusListSource, StatusListSource
+from attest.apple.chain import IntermediateCache as AppleIntermediateCache
+from attest.apple.chain import TrustAnchor as AppleTrustAnchor
+from attest.apple.policy import apple_app_attestation_root
 from attest.errors import ConfigurationError
 from attest.server.clients import has_debug_clients
 from attest.server.db.engine import make_engine, make_sessionmaker
@@ -35,6 +40,8 @@ class Runtime:
     keys: KeyRingProvider
     android_anchors: TrustAnchors
     android_intermediates: IntermediateCache
+    apple_anchors: tuple[AppleTrustAnchor, ...]
+    apple_intermediates: AppleIntermediateCache
     status_list: StatusListSource
     #: PEM of extra trust anchors (a test CA), added to the Apple root in non-production settings.
     test_anchor_pem: bytes | None
@@ -82,8 +89,21 @@ def build_runtime(
         keys=KeyRingProvider(sessions, KeyEncryption.from_settings(settings)),
         android_anchors=android_anchors,
         android_intermediates=IntermediateCache(),
+        apple_anchors=apple_app_attestation_root() + _ec_anchors(test_pem),
+        apple_intermediates=AppleIntermediateCache(),
         status_list=status_list,
         test_anchor_pem=test_pem,
+    )
+
+
+def _ec_anchors(pem: bytes | None) -> tuple[AppleTrustAnchor, ...]:
+    """The ECDSA certificates of a test-anchor file, as App Attest anchors (Apple's roots are ECDSA)."""
+    if pem is None:
+        return ()
+    return tuple(
+        AppleTrustAnchor.from_certificate(certificate)
+        for certificate in x509.load_pem_x509_certificates(pem)
+        if isinstance(certificate.public_key(), ec.EllipticCurvePublicKey)
     )
 
 

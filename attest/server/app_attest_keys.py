@@ -1,0 +1,88 @@
+"""Attested App Attest keys: stored once, then used for assertions with a counter advanced atomically."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from attest.apple.attestation import VerifiedAppleAttestation
+from attest.apple.errors import AssertionCounterNotIncreasing
+from attest.server.db.engine import affected_rows
+from attest.server.db.models import AppAttestKey
+from attest.server.errors import AppAttestKeyExists, AppAttestKeyRevoked, AppAttestKeyUnknown
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAppAttestKey:
+    key_id: str
+    app_id: str
+    environment: str
+    public_key: ec.EllipticCurvePublicKey
+    counter: int
+
+
+def key_id_text(key_id: bytes) -> str:
+    return base64.b64encode(key_id).decode("ascii")
+
+
+def store_attested_key(
+    session: Session, attested: VerifiedAppleAttestation, *, client_id: str, risk_metric: int | None, now: datetime
+) -> None:
+    """Insert the key; a key id seen before is ``appattest.key_exists`` (an attestation counts once)."""
+    key_id = key_id_text(attested.key_id)
+    if session.get(AppAttestKey, key_id) is not None:
+        raise AppAttestKeyExists(f"App Attest key {key_id} was attested before")
+    session.add(
+        AppAttestKey(
+            key_id=key_id,
+            client_id=client_id,
+            app_id=attested.app_id,
+            environment=attested.environment.value,
+            public_key_der=attested.public_key_der,
+            counter=attested.sign_count,
+            receipt=attested.receipt,
+            risk_metric=risk_metric,
+            created_at=now,
+            last_used_at=None,
+            revoked_at=None,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent request stored the same key first
+        raise AppAttestKeyExists(f"App Attest key {key_id} was attested before") from exc
+
+
+def load_key(session: Session, key_id: bytes, *, client_id: str) -> StoredAppAttestKey:
+    row = session.scalar(
+        select(AppAttestKey).where(AppAttestKey.key_id == key_id_text(key_id), AppAttestKey.client_id == client_id)
+    )
+    if row is None:
+        raise AppAttestKeyUnknown("no attested App Attest key has this key id for this client")
+    if row.revoked_at is not None:
+        raise AppAttestKeyRevoked(f"App Attest key {row.key_id} was revoked at {row.revoked_at.isoformat()}")
+    public_key = serialization.load_der_public_key(row.public_key_der)
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    return StoredAppAttestKey(row.key_id, row.app_id, row.environment, public_key, row.counter)
+
+
+def advance_counter(session: Session, key_id: str, *, new_counter: int, now: datetime) -> None:
+    """Store ``new_counter`` only if it is still greater than the stored one: one conditional UPDATE,
+    so that of concurrent assertions with the same counter exactly one is accepted."""
+    result = session.execute(
+        update(AppAttestKey)
+        .where(AppAttestKey.key_id == key_id, AppAttestKey.counter < new_counter, AppAttestKey.revoked_at.is_(None))
+        .values(counter=new_counter, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if affected_rows(result) != 1:
+        raise AssertionCounterNotIncreasing(
+            f"the assertion counter {new_counter} is not greater than the stored one (replayed or concurrent assertion)"
+        )

@@ -1,0 +1,139 @@
+"""``POST /v1/attest/apple`` and ``POST /v1/attest/apple/assertion``: App Attest -> Client Attestation JWT.
+
+``cnf.jwk`` is the Secure Enclave key named in the client data (see
+:mod:`attest.server.apple_client_data`), since App Attest keys cannot sign JWTs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from attest.apple.assertion import verify_apple_assertion
+from attest.apple.attestation import verify_apple_attestation
+from attest.apple.policy import AppAttestApp, AppAttestPolicy, Environment
+from attest.errors import AttestationError
+from attest.server import audit
+from attest.server.app_attest_keys import advance_counter, load_key, store_attested_key
+from attest.server.apple_client_data import parse_apple_client_data
+from attest.server.challenges import Purpose, consume_challenge
+from attest.server.clients import AppleClientConfig, RegisteredClient, get_client
+from attest.server.errors import RequestMalformed
+from attest.server.issuance import issue_token
+from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.runtime import Runtime
+from attest.server.schemas import AppleAssertionRequest, AppleAttestRequest, TokenResponse, decode_base64
+from attest.tokens.client_attestation import AttestationVerdict
+
+router = APIRouter(tags=["attest"])
+
+
+@router.post("/v1/attest/apple", response_model=TokenResponse)
+def attest_apple(
+    body: AppleAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
+) -> TokenResponse:
+    key_id = _key_id(body.key_id)
+    attestation = decode_base64(body.attestation_object, "attestation_object")
+    client_data_bytes = decode_base64(body.client_data, "client_data")
+    now = runtime.now()
+    recorder = _Recorder(runtime, request, "attest.apple", body.client_id)
+    try:
+        client_data = parse_apple_client_data(client_data_bytes)
+        with runtime.sessions.begin() as session:
+            client = get_client(session, body.client_id, platform="apple")
+            consume_challenge(
+                session, client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now
+            )
+        attested = verify_apple_attestation(
+            attestation,
+            key_id=key_id,
+            client_data=client_data_bytes,
+            policy=policy_for(client, runtime),
+            at=now,
+            cache=runtime.apple_intermediates,
+        )
+        with runtime.sessions.begin() as session:
+            store_attested_key(session, attested, client_id=client.client_id, risk_metric=None, now=now)
+        token = issue_token(runtime, client, client_data.jwk, _verdict(attested.environment))
+    except AttestationError as error:
+        recorder("invalid", error.code)
+        raise
+    recorder("valid")
+    return token
+
+
+@router.post("/v1/attest/apple/assertion", response_model=TokenResponse)
+def assert_apple(
+    body: AppleAssertionRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
+) -> TokenResponse:
+    key_id = _key_id(body.key_id)
+    assertion = decode_base64(body.assertion, "assertion")
+    client_data_bytes = decode_base64(body.client_data, "client_data")
+    now = runtime.now()
+    recorder = _Recorder(runtime, request, "assert.apple", body.client_id)
+    try:
+        client_data = parse_apple_client_data(client_data_bytes)
+        with runtime.sessions.begin() as session:
+            client = get_client(session, body.client_id, platform="apple")
+            stored = load_key(session, key_id, client_id=client.client_id)
+            consume_challenge(
+                session, client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION, now=now
+            )
+        verified = verify_apple_assertion(
+            assertion,
+            client_data=client_data_bytes,
+            public_key=stored.public_key,
+            counter=stored.counter,
+            policy=policy_for(client, runtime),
+        )
+        with runtime.sessions.begin() as session:
+            advance_counter(session, stored.key_id, new_counter=verified.counter, now=now)
+        token = issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
+    except AttestationError as error:
+        recorder("invalid", error.code)
+        raise
+    recorder("valid")
+    return token
+
+
+def policy_for(client: RegisteredClient, runtime: Runtime) -> AppAttestPolicy:
+    config = client.config
+    assert isinstance(config, AppleClientConfig)
+    environment = Environment(config.environment)
+    return AppAttestPolicy(
+        apps=tuple(AppAttestApp(app_id, environment) for app_id in config.app_ids), anchors=runtime.apple_anchors
+    )
+
+
+def _verdict(environment: Environment) -> AttestationVerdict:
+    return AttestationVerdict(
+        platform="apple",
+        security_level="secure_enclave",
+        environment=environment.value,
+        app_checked=True,
+        revocation_checked=False,
+    )
+
+
+def _key_id(value: str) -> bytes:
+    key_id = decode_base64(value, "key_id")
+    if len(key_id) != 32:
+        raise RequestMalformed("key_id must be the base64 of a 32-byte key identifier")
+    return key_id
+
+
+class _Recorder:
+    def __init__(self, runtime: Runtime, request: Request, event: str, client_id: str) -> None:
+        self.runtime, self.request, self.event, self.client_id = runtime, request, event, client_id
+
+    def __call__(self, outcome: str, code: str | None = None) -> None:
+        audit.record_separately(
+            self.runtime.sessions,
+            at=self.runtime.now(),
+            event=self.event,
+            outcome=outcome,
+            client_id=self.client_id,
+            platform="apple",
+            code=code,
+            request_id=request_id_of(self.request),
+        )

@@ -1,0 +1,191 @@
+"""``POST /v1/attest/apple`` and ``/v1/attest/apple/assertion`` over HTTP, on SQLite and PostgreSQL,
+with App Attest objects minted under a test root (accepted only by test settings)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from attest.apple.policy import Environment
+from attest.jwk import public_key_to_jwk
+from attest.server.clients import AppleClientConfig, ClientRegistration
+from tests.attest.apple.factory import TEST_APP_ID, AppAttestFactory, BuiltAttestation, make_assertion
+from tests.attest.server.service import Service, start_service
+
+FACTORY = AppAttestFactory()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path) -> Service:
+    service = start_service(database_url, tmp_path, fixed_time=FACTORY.now, test_anchor_certificates=[FACTORY.root])
+    service.register(
+        ClientRegistration(
+            client_id="ios-app", config=AppleClientConfig(app_ids=(TEST_APP_ID,), environment="development")
+        )
+    )
+    return service
+
+
+def client_data(challenge: str, jwk: dict[str, str] | None = None) -> bytes:
+    jwk = jwk or dict(public_key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    return json.dumps({"challenge": challenge, "jwk": jwk}).encode()
+
+
+def attest(service: Service, built: BuiltAttestation, **changes: Any) -> Any:
+    body = {
+        "client_id": "ios-app",
+        "key_id": b64(built.key_id),
+        "attestation_object": b64(built.data),
+        "client_data": b64(built.client_data),
+    }
+    body.update(changes)
+    return service.http.post("/v1/attest/apple", json=body)
+
+
+def assert_(service: Service, built: BuiltAttestation, counter: int, **changes: Any) -> Any:
+    data = client_data(service.challenge("ios-app", purpose="assertion"))
+    body = {
+        "client_id": "ios-app",
+        "key_id": b64(built.key_id),
+        "assertion": b64(make_assertion(built.private_key, client_data=data, counter=counter, app_id=TEST_APP_ID)),
+        "client_data": b64(data),
+    }
+    body.update(changes)
+    return service.http.post("/v1/attest/apple/assertion", json=body)
+
+
+def attested(service: Service) -> tuple[BuiltAttestation, dict[str, str]]:
+    jwk = dict(public_key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    built = FACTORY.attestation(client_data=client_data(service.challenge("ios-app"), jwk))
+    response = attest(service, built)
+    assert response.status_code == 200, response.text
+    return built, jwk
+
+
+def test_attestation_then_assertions(service: Service) -> None:
+    built, _ = attested(service)
+    keys = KeySet.import_key_set(service.http.get("/.well-known/jwks.json").json())
+    response = assert_(service, built, counter=1)
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(response.json()["client_attestation"], keys).claims
+    assert claims["attestation"] == {
+        "platform": "apple",
+        "security_level": "secure_enclave",
+        "environment": "development",
+        "app_checked": True,
+        "revocation_checked": False,
+    }
+    assert claims["cnf"]["jwk"]["kty"] == "EC"
+    assert assert_(service, built, counter=5).status_code == 200
+    stale = assert_(service, built, counter=5)
+    assert (stale.status_code, stale.json()["code"]) == (403, "assertion.counter_not_increasing")
+    older = assert_(service, built, counter=3)
+    assert older.json()["code"] == "assertion.counter_not_increasing"
+
+
+def test_token_binds_the_client_data_jwk(service: Service) -> None:
+    jwk = dict(public_key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    built = FACTORY.attestation(client_data=client_data(service.challenge("ios-app"), jwk))
+    token = attest(service, built).json()["client_attestation"]
+    claims = jwt.decode(token, KeySet.import_key_set(service.http.get("/.well-known/jwks.json").json())).claims
+    assert claims["cnf"]["jwk"] == jwk
+
+
+def test_a_key_is_attested_once(service: Service) -> None:
+    built, _ = attested(service)
+    again = FACTORY.attestation(key=built.private_key, client_data=client_data(service.challenge("ios-app")))
+    response = attest(service, again)
+    assert (response.status_code, response.json()["code"]) == (409, "appattest.key_exists")
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"environment": Environment.PRODUCTION}, "appattest.environment_not_allowed"),
+        ({"counter": 1}, "appattest.counter_not_zero"),
+        ({"app_id": "ZYXWV98765.com.example.other"}, "appattest.app_id_not_allowed"),
+        ({"certified_nonce": b"\x00" * 32}, "appattest.nonce_mismatch"),
+    ],
+)
+def test_attestation_failures(service: Service, changes: dict[str, Any], code: str) -> None:
+    built = FACTORY.attestation(client_data=client_data(service.challenge("ios-app")), **changes)
+    response = attest(service, built)
+    assert (response.status_code, response.json()["code"]) == (403, code)
+
+
+def test_key_id_of_another_key(service: Service) -> None:
+    built = FACTORY.attestation(client_data=client_data(service.challenge("ios-app")))
+    response = attest(service, built, key_id=b64(b"\x01" * 32))
+    assert response.json()["code"] == "appattest.key_id_mismatch"
+
+
+def test_client_data_contract(service: Service) -> None:
+    challenge = service.challenge("ios-app")
+    for bad in (
+        b"not json",
+        b'{"challenge": "x"}',
+        json.dumps({"challenge": challenge, "jwk": {"kty": "RSA"}}).encode(),
+    ):
+        built = FACTORY.attestation(client_data=bad)
+        response = attest(service, built)
+        assert (response.status_code, response.json()["code"]) == (400, "client_data.malformed")
+    private = dict(public_key_to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key()), d="AAAA")
+    response = attest(service, FACTORY.attestation(client_data=client_data(challenge, private)))
+    assert response.json()["code"] == "jwk.private"
+
+
+def test_assertion_needs_an_assertion_challenge(service: Service) -> None:
+    built, _ = attested(service)
+    data = client_data(service.challenge("ios-app", purpose="attest"))
+    response = service.http.post(
+        "/v1/attest/apple/assertion",
+        json={
+            "client_id": "ios-app",
+            "key_id": b64(built.key_id),
+            "assertion": b64(make_assertion(built.private_key, client_data=data, counter=1, app_id=TEST_APP_ID)),
+            "client_data": b64(data),
+        },
+    )
+    assert response.json()["code"] == "challenge.unknown"
+
+
+def test_assertion_signed_by_another_key(service: Service) -> None:
+    built, _ = attested(service)
+    data = client_data(service.challenge("ios-app", purpose="assertion"))
+    forged = make_assertion(ec.generate_private_key(ec.SECP256R1()), client_data=data, counter=1, app_id=TEST_APP_ID)
+    response = assert_(service, built, counter=1, assertion=b64(forged), client_data=b64(data))
+    assert (response.status_code, response.json()["code"]) == (403, "assertion.signature")
+
+
+def test_assertion_for_an_unknown_key(service: Service) -> None:
+    built = FACTORY.attestation(client_data=client_data(service.challenge("ios-app")))
+    response = assert_(service, built, counter=1)
+    assert (response.status_code, response.json()["code"]) == (400, "appattest.key_unknown")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("key_id", "short", "request.malformed"),
+        ("key_id", b64(b"x" * 31), "request.malformed"),
+        ("attestation_object", "!!!", "request.malformed"),
+        ("attestation_object", b64(b"\xa1\x63fmt"), "appattest.malformed"),
+        ("attestation_object", b64(b"\x9f" * 200), "appattest.malformed"),
+    ],
+)
+def test_malformed_input(service: Service, field: str, value: str, code: str) -> None:
+    built = FACTORY.attestation(client_data=client_data(service.challenge("ios-app")))
+    response = attest(service, built, **{field: value})
+    assert response.status_code in (400, 403)
+    assert response.json()["code"] == code
