@@ -36,7 +36,7 @@ def test_clients_lifecycle(environment: Path, capsys: pytest.CaptureFixture[str]
     assert (
         run(capsys, "clients", "add", "ci", "--platform", "debug", "--debug-secret", "0123456789abcdef-secret")[0] == 0
     )
-    code, out, _ = run(capsys, "clients", "list")
+    _, out, _ = run(capsys, "clients", "list")
     listed = [json.loads(line) for line in out.splitlines()]
     assert [entry["client_id"] for entry in listed] == ["ci", "my-android", "my-ios"]
     android = listed[1]
