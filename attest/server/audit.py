@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,26 +46,27 @@ def record(
     )
 
 
-def record_separately(
-    sessions: sessionmaker[Session],
-    *,
-    at: datetime,
-    event: str,
-    outcome: str,
-    client_id: str | None = None,
-    platform: str | None = None,
-    code: str | None = None,
-    request_id: str | None = None,
-) -> None:
-    """Record in a transaction of its own (used when the request's own work failed or is done)."""
-    with sessions.begin() as session:
-        record(
-            session,
-            at=at,
-            event=event,
-            outcome=outcome,
-            client_id=client_id,
-            platform=platform,
-            code=code,
-            request_id=request_id,
-        )
+@dataclass(frozen=True, slots=True)
+class RequestAudit:
+    """The audit trail of one request: ``audit("valid")`` or ``audit("invalid", error.code)`` records an
+    event in a transaction of its own, so that it is kept whether or not the request's work was."""
+
+    sessions: sessionmaker[Session]
+    at: datetime
+    event: str
+    client_id: str | None
+    platform: str | None
+    request_id: str | None
+
+    def __call__(self, outcome: str, code: str | None = None) -> None:
+        with self.sessions.begin() as session:
+            record(
+                session,
+                at=self.at,
+                event=self.event,
+                outcome=outcome,
+                client_id=self.client_id,
+                platform=self.platform,
+                code=code,
+                request_id=self.request_id,
+            )

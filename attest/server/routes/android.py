@@ -12,11 +12,10 @@ from attest.android.key_description import SecurityLevel
 from attest.android.policy import AndroidPolicy, AppIdentityPolicy
 from attest.android.verify import verify_android_attestation
 from attest.errors import AttestationError
-from attest.server import audit
 from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import AndroidClientConfig, get_client
 from attest.server.issuance import issue_token
-from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.routes.dependencies import request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AndroidAttestRequest, TokenResponse, decode_base64
 from attest.tokens.client_attestation import AttestationVerdict
@@ -42,19 +41,7 @@ def attest_android(
             session, body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now
         )
     assert isinstance(client.config, AndroidClientConfig)
-
-    def record(outcome: str, code: str | None = None) -> None:
-        audit.record_separately(
-            runtime.sessions,
-            at=now,
-            event="attest.android",
-            outcome=outcome,
-            client_id=client.client_id,
-            platform="android",
-            code=code,
-            request_id=request_id_of(request),
-        )
-
+    audit = request_audit(request, runtime, event="attest.android", client_id=client.client_id, platform="android")
     try:
         result = verify_android_attestation(
             chain,
@@ -76,9 +63,9 @@ def attest_android(
             ),
         )
     except AttestationError as error:
-        record("invalid", error.code)
+        audit("invalid", error.code)
         raise
-    record("valid")
+    audit("valid")
     return token
 
 

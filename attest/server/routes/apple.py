@@ -13,14 +13,13 @@ from attest.apple.assertion import verify_apple_assertion
 from attest.apple.attestation import verify_apple_attestation
 from attest.apple.policy import AppAttestApp, AppAttestPolicy, Environment
 from attest.errors import AttestationError
-from attest.server import audit
 from attest.server.app_attest_keys import advance_counter, load_key, store_attested_key
 from attest.server.apple_client_data import parse_apple_client_data
 from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import AppleClientConfig, RegisteredClient, get_client
 from attest.server.errors import RequestMalformed
 from attest.server.issuance import issue_token
-from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.routes.dependencies import request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AppleAssertionRequest, AppleAttestRequest, TokenResponse, decode_base64
 from attest.tokens.client_attestation import AttestationVerdict
@@ -36,7 +35,7 @@ def attest_apple(
     attestation = decode_base64(body.attestation_object, "attestation_object")
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
-    recorder = _Recorder(runtime, request, "attest.apple", body.client_id)
+    audit = request_audit(request, runtime, event="attest.apple", client_id=body.client_id, platform="apple")
     try:
         client_data = parse_apple_client_data(client_data_bytes)
         with runtime.sessions.begin() as session:
@@ -56,9 +55,9 @@ def attest_apple(
             store_attested_key(session, attested, client_id=client.client_id, risk_metric=None, now=now)
         token = issue_token(runtime, client, client_data.jwk, _verdict(attested.environment))
     except AttestationError as error:
-        recorder("invalid", error.code)
+        audit("invalid", error.code)
         raise
-    recorder("valid")
+    audit("valid")
     return token
 
 
@@ -70,7 +69,7 @@ def assert_apple(
     assertion = decode_base64(body.assertion, "assertion")
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
-    recorder = _Recorder(runtime, request, "assert.apple", body.client_id)
+    audit = request_audit(request, runtime, event="assert.apple", client_id=body.client_id, platform="apple")
     try:
         client_data = parse_apple_client_data(client_data_bytes)
         with runtime.sessions.begin() as session:
@@ -90,9 +89,9 @@ def assert_apple(
             advance_counter(session, stored.key_id, new_counter=verified.counter, now=now)
         token = issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
     except AttestationError as error:
-        recorder("invalid", error.code)
+        audit("invalid", error.code)
         raise
-    recorder("valid")
+    audit("valid")
     return token
 
 
@@ -120,20 +119,3 @@ def _key_id(value: str) -> bytes:
     if len(key_id) != 32:
         raise RequestMalformed("key_id must be the base64 of a 32-byte key identifier")
     return key_id
-
-
-class _Recorder:
-    def __init__(self, runtime: Runtime, request: Request, event: str, client_id: str) -> None:
-        self.runtime, self.request, self.event, self.client_id = runtime, request, event, client_id
-
-    def __call__(self, outcome: str, code: str | None = None) -> None:
-        audit.record_separately(
-            self.runtime.sessions,
-            at=self.runtime.now(),
-            event=self.event,
-            outcome=outcome,
-            client_id=self.client_id,
-            platform="apple",
-            code=code,
-            request_id=request_id_of(self.request),
-        )

@@ -11,12 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from attest.errors import AttestationError
-from attest.server import audit
 from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import debug_secret_hash_of, debug_secret_matches, get_client
 from attest.server.errors import DebugSecretInvalid
 from attest.server.issuance import issue_token
-from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.routes.dependencies import request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import DebugAttestRequest, TokenResponse
 from attest.tokens.client_attestation import AttestationVerdict
@@ -30,8 +29,9 @@ def attest_debug(
     body: DebugAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> TokenResponse:
     now = runtime.now()
-    jwk = check_public_jwk(body.jwk)
+    audit = request_audit(request, runtime, event="attest.debug", client_id=body.client_id, platform="debug")
     try:
+        jwk = check_public_jwk(body.jwk)
         with runtime.sessions.begin() as session:
             client = get_client(session, body.client_id, platform="debug")
             if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(session, client.client_id)):
@@ -50,24 +50,7 @@ def attest_debug(
             ),
         )
     except AttestationError as error:
-        audit.record_separately(
-            runtime.sessions,
-            at=now,
-            event="attest.debug",
-            outcome="invalid",
-            client_id=body.client_id,
-            platform="debug",
-            code=error.code,
-            request_id=request_id_of(request),
-        )
+        audit("invalid", error.code)
         raise
-    audit.record_separately(
-        runtime.sessions,
-        at=now,
-        event="attest.debug",
-        outcome="valid",
-        client_id=client.client_id,
-        platform="debug",
-        request_id=request_id_of(request),
-    )
+    audit("valid")
     return token
