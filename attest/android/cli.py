@@ -7,8 +7,6 @@ Modelled on Google's keyattestation CLI: the decoded chain, the KeyDescription, 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import sys
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from attest.android.policy import AndroidPolicy, AppIdentityPolicy
 from attest.android.revocation import RevocationMode, StatusList, parse_status_list
 from attest.android.status_list_source import HttpStatusListSource
 from attest.android.verify import STEPS, AndroidAttestationResult, verify_android_attestation
+from attest.cli_input import read_bounded, standard_base64, verification_time
 from attest.cli_output import EXIT_INVALID, EXIT_VALID, UsageError, error_object, print_json
 from attest.errors import AttestationError
 
@@ -66,7 +65,7 @@ def add_parser(platforms: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run(args: argparse.Namespace) -> int:
     certificates = read_chain_file(args.chain_file)
     policy = AndroidPolicy(
-        challenge=_b64(args.challenge, "--challenge"),
+        challenge=standard_base64(args.challenge, "--challenge"),
         app=_app_policy(args.package, args.signer_digest),
         min_security_level=SecurityLevel.STRONG_BOX
         if args.min_security_level == "strongbox"
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         revocation=RevocationMode.REQUIRED if args.status_list else RevocationMode.OFF,
     )
     status_list = _status_list(args.status_list) if args.status_list else None
-    at = _time(args.at)
+    at = verification_time(args.at)
 
     passed: list[str] = []
     error: AttestationError | None = None
@@ -98,12 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 def read_chain_file(name: str) -> list[bytes]:
     """Concatenated PEM, or a JSON array of standard-base64 DER certificates (leaf first)."""
-    try:
-        data = sys.stdin.buffer.read(MAX_CHAIN_FILE_SIZE + 1) if name == "-" else _read_bounded(Path(name))
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_CHAIN_FILE_SIZE:
-        raise UsageError(f"{name} is larger than {MAX_CHAIN_FILE_SIZE} bytes")
+    data = read_bounded(name, MAX_CHAIN_FILE_SIZE)
     if b"-----BEGIN CERTIFICATE-----" in data:
         try:
             return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(data)]
@@ -115,19 +109,7 @@ def read_chain_file(name: str) -> list[bytes]:
         raise UsageError(f"{name} is neither PEM certificates nor a JSON array of base64 DER") from None
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise UsageError(f"{name}: expected a JSON array of base64 strings")
-    return [_b64(item, f"{name}[{index}]") for index, item in enumerate(items)]
-
-
-def _read_bounded(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(MAX_CHAIN_FILE_SIZE + 1)
-
-
-def _b64(value: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise UsageError(f"{what} is not standard base64") from None
+    return [standard_base64(item, f"{name}[{index}]") for index, item in enumerate(items)]
 
 
 def _app_policy(packages: list[str], digests: list[str]) -> AppIdentityPolicy | None:
@@ -160,16 +142,6 @@ def _status_list(location: str) -> StatusList:
         return parse_status_list(data, fetched_at=datetime.now(UTC), source=location)
     except AttestationError as exc:
         raise UsageError(f"{location}: {exc.message}") from exc
-
-
-def _time(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--at {value!r} is not an ISO-8601 time") from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 # --- output ---------------------------------------------------------------------------------------

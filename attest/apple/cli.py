@@ -13,8 +13,6 @@ import base64
 import binascii
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -28,6 +26,7 @@ from attest.apple.attestation import NONCE_EXTENSION_OID, VerifiedAppleAttestati
 from attest.apple.cbor import CborError, decode_cbor
 from attest.apple.chain import CERTIFICATE_ERRORS, describe
 from attest.apple.policy import AppAttestApp, AppAttestPolicy, Environment
+from attest.cli_input import read_bounded, standard_base64, verification_time
 from attest.cli_output import EXIT_INVALID, EXIT_VALID, UsageError, error_object, print_json
 from attest.errors import AttestationError, ConfigurationError
 
@@ -82,10 +81,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def run_attestation(args: argparse.Namespace) -> int:
     data = read_object_file(args.file)
-    key_id = _b64(args.key_id, "--key-id")
-    client_data = _b64(args.client_data, "--client-data")
+    key_id = standard_base64(args.key_id, "--key-id")
+    client_data = standard_base64(args.client_data, "--client-data")
     policy = _policy(args.app_id, Environment(args.environment))
-    at = _time(args.at)
+    at = verification_time(args.at)
 
     passed: list[str] = []
     error: AttestationError | None = None
@@ -211,7 +210,7 @@ def _print_attestation(report: dict[str, Any]) -> None:
 def run_assertion(args: argparse.Namespace) -> int:
     data = read_object_file(args.file)
     public_key = read_public_key(args.public_key)
-    client_data = _b64(args.client_data, "--client-data")
+    client_data = standard_base64(args.client_data, "--client-data")
     policy = _policy(args.app_id, Environment.PRODUCTION)
 
     passed: list[str] = []
@@ -279,16 +278,7 @@ def _print_assertion(report: dict[str, Any]) -> None:
 
 def read_object_file(name: str) -> bytes:
     """The object in ``name`` (``-``: stdin) as raw CBOR, or decoded from base64 text."""
-    try:
-        if name == "-":
-            data = sys.stdin.buffer.read(MAX_OBJECT_FILE_SIZE + 1)
-        else:
-            with Path(name).open("rb") as handle:
-                data = handle.read(MAX_OBJECT_FILE_SIZE + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_OBJECT_FILE_SIZE:
-        raise UsageError(f"{name} is larger than {MAX_OBJECT_FILE_SIZE} bytes")
+    data = read_bounded(name, MAX_OBJECT_FILE_SIZE)
     if _is_cbor_map(data):
         return data
     compact = b"".join(data.split()).replace(b"-", b"+").replace(b"_", b"/")
@@ -302,11 +292,7 @@ def read_object_file(name: str) -> bytes:
 
 
 def read_public_key(name: str) -> ec.EllipticCurvePublicKey:
-    try:
-        with Path(name).open("rb") as handle:
-            pem = handle.read(MAX_PEM_FILE_SIZE + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    pem = read_bounded(name, MAX_PEM_FILE_SIZE)
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError) as exc:
@@ -330,13 +316,6 @@ def _policy(app_ids: list[str], environment: Environment) -> AppAttestPolicy:
         raise UsageError(f"--app-id: {exc.message}") from None
 
 
-def _b64(value: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise UsageError(f"{what} is not standard base64") from None
-
-
 def _std_b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -349,16 +328,6 @@ def _counter(value: str) -> int:
     if not 0 <= counter <= assertion_steps.MAX_COUNTER:
         raise argparse.ArgumentTypeError(f"{counter} is outside 0..{assertion_steps.MAX_COUNTER}")
     return counter
-
-
-def _time(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--at {value!r} is not an ISO-8601 time") from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _checks(steps: tuple[str, ...], passed: list[str], error: AttestationError | None) -> list[dict[str, str]]:
