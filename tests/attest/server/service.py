@@ -18,6 +18,9 @@ from attest.server.runtime import Runtime, build_runtime, prepare_database
 from attest.server.settings import Settings
 
 
+STATUS_LIST_SAMPLE = Path(__file__).resolve().parents[3] / "fixtures" / "android" / "status-list-sample.json"
+
+
 @dataclass
 class Service:
     http: TestClient
@@ -57,8 +60,10 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "database_url": database_url,
         "state_dir": tmp_path / "state",
         "issuer": "https://attest.test",
-        "revocation": "best-effort",
-        "status_list_file": None,
+        # Revocation is required, against the status-list sample (no network in tests).
+        "revocation": "required",
+        "status_list_file": STATUS_LIST_SAMPLE,
+        "status_list_max_age": "P3650D",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

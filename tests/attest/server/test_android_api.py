@@ -71,7 +71,7 @@ def test_real_pixel_chain_gets_a_client_attestation(real_device_service: Service
     assert claims["attestation"]["platform"] == "android"
     assert claims["attestation"]["security_level"] == "tee"
     assert claims["attestation"]["app_checked"] is True
-    assert claims["attestation"]["revocation_checked"] is False  # best-effort without a list
+    assert claims["attestation"]["revocation_checked"] is True
     assert claims["exp"] - claims["iat"] == 300
 
     replay = attest(service, "caiman-app", challenge, chain_der(CAIMAN))
@@ -306,3 +306,34 @@ def test_audit_log_records_verdicts(factory_service: Service) -> None:
     with factory_service.session() as session:
         events = [(e.event, e.outcome, e.code) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert events == [("attest.android", "valid", None), ("attest.android", "invalid", "chain.signature")]
+
+
+def test_revocation_over_http(database_url: str, tmp_path: Path) -> None:
+    listed = tmp_path / "status.json"
+    listed.write_text('{"entries": {"abcdef0123": {"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}')
+    service = start_service(
+        database_url,
+        tmp_path,
+        fixed_time=f.FACTORY_NOW,
+        test_anchor_certificates=[PKI.root_certificate()],
+        status_list_file=listed,
+    )
+    service.register(android_client("example-app", f.DEFAULT_PACKAGE_NAME, f.DEFAULT_SIGNER_DIGEST.hex()))
+    challenge = service.challenge("example-app")
+    chain = factory_chain(challenge, serial_numbers={f.Role.ATTESTATION_CA: 0xABCDEF0123})
+    response = attest(service, "example-app", challenge, chain.certificates)
+    assert (response.status_code, response.json()["code"]) == (403, "chain.revoked")
+
+
+def test_revocation_required_without_a_list_fails_closed(database_url: str, tmp_path: Path) -> None:
+    service = start_service(
+        database_url,
+        tmp_path,
+        fixed_time=f.FACTORY_NOW,
+        test_anchor_certificates=[PKI.root_certificate()],
+        status_list_file=tmp_path / "missing.json",
+    )
+    service.register(android_client("example-app", f.DEFAULT_PACKAGE_NAME, f.DEFAULT_SIGNER_DIGEST.hex()))
+    challenge = service.challenge("example-app")
+    response = attest(service, "example-app", challenge, factory_chain(challenge).certificates)
+    assert (response.status_code, response.json()["code"]) == (503, "revocation.unavailable")
