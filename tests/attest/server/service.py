@@ -17,7 +17,6 @@ from attest.server.clients import ClientRegistration, add_client
 from attest.server.runtime import Runtime, build_runtime, prepare_database
 from attest.server.settings import Settings
 
-
 STATUS_LIST_SAMPLE = Path(__file__).resolve().parents[3] / "fixtures" / "android" / "status-list-sample.json"
 
 
