@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from attest import __version__
-from attest.server.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from attest.server.metrics import LatencyMiddleware
+from attest.server.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from attest.server.problems import install_problem_handlers
 from attest.server.routes import android, apple, challenge, debug, health, keys
 from attest.server.runtime import Runtime
@@ -24,6 +26,20 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router)
     if not runtime.settings.is_production:
         app.include_router(debug.router)
+    if runtime.settings.metrics_enabled:
+        app.add_route("/metrics", runtime.metrics.exposition, methods=["GET"], include_in_schema=False)
+    # Outermost last: request id, then security headers, CORS, timing, and the body limit innermost.
     app.add_middleware(BodyLimitMiddleware, limit=runtime.settings.max_body_bytes)
+    app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
+    if runtime.settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=runtime.settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["content-type", "x-request-id"],
+            allow_credentials=True,
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=runtime.settings.issuer.startswith("https://"))
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from attest.server.db.models import AuditEvent
+from attest.server.metrics import Metrics
 
 log = logging.getLogger("attest.audit")
 
@@ -23,6 +24,7 @@ def record(
     platform: str | None = None,
     code: str | None = None,
     request_id: str | None = None,
+    subject: str | None = None,
 ) -> None:
     session.add(
         AuditEvent(
@@ -33,16 +35,18 @@ def record(
             platform=platform,
             code=code,
             request_id=request_id,
+            subject=subject,
         )
     )
     log.info(
-        "audit event=%s outcome=%s client=%s platform=%s code=%s request=%s",
+        "audit event=%s outcome=%s client=%s platform=%s code=%s request=%s subject=%s",
         event,
         outcome,
         client_id,
         platform,
         code,
         request_id,
+        subject,
     )
 
 
@@ -57,8 +61,11 @@ class RequestAudit:
     client_id: str | None
     platform: str | None
     request_id: str | None
+    metrics: Metrics | None = None
 
-    def __call__(self, outcome: str, code: str | None = None) -> None:
+    def __call__(self, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
+        if self.metrics is not None:
+            self.metrics.verdict(self.event, outcome, code)
         with self.sessions.begin() as session:
             record(
                 session,
@@ -69,4 +76,5 @@ class RequestAudit:
                 platform=self.platform,
                 code=code,
                 request_id=self.request_id,
+                subject=subject,
             )

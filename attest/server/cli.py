@@ -25,6 +25,7 @@ from attest.server.clients import (
     remove_client,
 )
 from attest.server.db.engine import make_engine, make_sessionmaker
+from attest.server.log_format import configure_json_logging
 from attest.server.runtime import prepare_database
 from attest.server.settings import Settings
 from attest.server.signing_keys import KeyEncryption, load_key_ring, rotate_key_ring
@@ -85,6 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()
+    configure_json_logging()
     prepare_database(settings)
     if args.workers > 1:
         uvicorn.run(
@@ -93,11 +95,12 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            log_config=None,
         )
     else:
         from attest.server.asgi import build_app
 
-        uvicorn.run(build_app(settings), host=args.host, port=args.port)
+        uvicorn.run(build_app(settings), host=args.host, port=args.port, log_config=None)
     return 0
 
 

@@ -21,6 +21,7 @@ from attest.errors import ConfigurationError
 from attest.server.clients import has_debug_clients
 from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.db.migrate import upgrade
+from attest.server.metrics import Metrics
 from attest.server.settings import Settings
 from attest.server.signing_keys import KeyEncryption, KeyRingProvider, ensure_key_ring, has_development_keys
 
@@ -45,6 +46,7 @@ class Runtime:
     status_list: StatusListSource
     #: PEM of extra trust anchors (a test CA), added to the Apple root in non-production settings.
     test_anchor_pem: bytes | None
+    metrics: Metrics
 
     def now(self) -> datetime:
         return self.clock()
@@ -93,6 +95,7 @@ def build_runtime(
         apple_intermediates=AppleIntermediateCache(),
         status_list=status_list,
         test_anchor_pem=test_pem,
+        metrics=Metrics(),
     )
 
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     max_token_ttl: timedelta = timedelta(hours=24)
     challenge_ttl: timedelta = timedelta(minutes=5)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    #: Web origins allowed to call the API from a browser (comma-separated); empty: no CORS at all.
+    cors_origins: str = ""
+    #: Serve Prometheus metrics at /metrics (expose it on an internal network only).
+    metrics_enabled: bool = True
 
     revocation: RevocationMode = RevocationMode.BEST_EFFORT
     status_list_url: str = GOOGLE_STATUS_LIST_URL
@@ -80,6 +84,10 @@ class Settings(BaseSettings):
         return self.env is Environment.PRODUCTION
 
     @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -100,6 +108,8 @@ class Settings(BaseSettings):
             problems.append("production requires ATTEST_REVOCATION=required")
         if not self.issuer.startswith("https://"):
             problems.append("ATTEST_ISSUER must be an https:// URL in production")
+        if any(origin == "*" or not origin.startswith("https://") for origin in self.cors_origin_list):
+            problems.append("ATTEST_CORS_ORIGINS must list https:// origins in production (no wildcard)")
         return problems
 
 

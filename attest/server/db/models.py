@@ -93,3 +93,10 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # valid | invalid | info
     code: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    #: Whose event it was, by our own random account id (passkey events); never a device identifier.
+    subject: Mapped[str | None] = mapped_column(String(64))
+
+
+# The passkey tables (fido/models.py) are declared on this Base: importing them here puts them in
+# Base.metadata wherever the metadata is used (Alembic, tests), so one migration history covers all.
+from fido import models as _fido_models  # noqa: E402, F401

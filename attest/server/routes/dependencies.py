@@ -19,4 +19,6 @@ def request_id_of(request: Request) -> str | None:
 
 
 def request_audit(request: Request, runtime: Runtime, *, event: str, client_id: str, platform: str) -> RequestAudit:
-    return RequestAudit(runtime.sessions, runtime.now(), event, client_id, platform, request_id_of(request))
+    return RequestAudit(
+        runtime.sessions, runtime.now(), event, client_id, platform, request_id_of(request), runtime.metrics
+    )

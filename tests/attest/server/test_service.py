@@ -221,3 +221,57 @@ def test_pop_key_from_debug_token_signs(service: Service) -> None:
     pop = jwt.encode({"typ": "oauth-client-attestation-pop+jwt", "alg": "ES256"}, {"aud": "x"}, ECKey.import_key(key))
     claims = jwt.decode(token, KeySet.import_key_set(service.http.get("/.well-known/jwks.json").json())).claims
     assert jwt.decode(pop, ECKey.import_key(claims["cnf"]["jwk"])).claims["aud"] == "x"
+
+
+def test_security_headers_and_no_cors_by_default(service: Service) -> None:
+    response = service.http.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["strict-transport-security"].startswith("max-age=")  # https issuer
+    assert "access-control-allow-origin" not in response.headers
+    problem = service.http.post("/v1/challenge", json={})
+    assert "content-security-policy" in problem.headers
+
+
+def test_cors_allow_list(database_url: str, tmp_path: Path) -> None:
+    service = start_service(database_url, tmp_path, fixed_time=NOW, cors_origins="https://app.example")
+    allowed = service.http.options(
+        "/v1/challenge",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    denied = service.http.options(
+        "/v1/challenge",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_metrics_count_verdicts_and_latency(service: Service) -> None:
+    debug_attest(service)
+    debug_attest(service, debug_secret="wrong-secret-wrong-secret")
+    text = service.http.get("/metrics").text
+    assert 'attest_verdicts_total{code="",event="attest.debug",outcome="valid"} 1.0' in text
+    assert 'attest_verdicts_total{code="debug.secret_invalid",event="attest.debug",outcome="invalid"} 1.0' in text
+    assert 'attest_http_request_duration_seconds_count{method="POST",route="/v1/attest/debug",status="200"} 1.0' in text
+
+
+def test_json_logs_carry_the_request_id(service: Service, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from attest.server.log_format import configure_json_logging
+
+    configure_json_logging()
+    try:
+        response = service.http.post("/v1/challenge", json={"client_id": "ci"}, headers={"X-Request-ID": "req-42"})
+        debug_attest(service, debug_secret="wrong-secret-wrong-secret")
+        assert response.headers["x-request-id"] == "req-42"
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        audit_lines = [line for line in lines if line["logger"] == "attest.audit"]
+        assert audit_lines
+        assert all("request_id" in line for line in audit_lines)
+        assert DEBUG_SECRET not in str(lines)
+    finally:
+        logging.getLogger().handlers[:] = []
