@@ -206,14 +206,26 @@ def parse_chain(certificates: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
             raise ChainTooLong(f"certificate {index} is {len(der)} bytes; at most {MAX_CERTIFICATE_SIZE}")
         try:
             certificate = x509.load_der_x509_certificate(bytes(der))
-            # Parse the extensions now, so that every encoding error in them surfaces here, typed.
-            certificate.extensions  # noqa: B018
-        except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
-            if isinstance(exc, x509.DuplicateExtension) and exc.oid == _KEY_DESCRIPTION:
-                raise ExtensionDuplicate(f"certificate {index} carries the attestation extension twice") from exc
+            # Names are parsed on first access: read them now, so that their errors are typed here.
+            certificate.subject  # noqa: B018
+            certificate.issuer  # noqa: B018
+        except (ValueError, x509.InvalidVersion) as exc:
             raise ChainMalformed(f"certificate {index} is not a valid DER X.509 certificate: {exc}") from exc
         parsed.append(certificate)
     return tuple(parsed)
+
+
+def extensions_of(certificate: x509.Certificate, index: int) -> x509.Extensions:
+    """The certificate's extensions (parsed on first access); an unreadable set is ``chain.malformed``,
+    the attestation extension twice ``extension.duplicate``."""
+    try:
+        return certificate.extensions
+    except x509.DuplicateExtension as exc:
+        if exc.oid == _KEY_DESCRIPTION:
+            raise ExtensionDuplicate(f"certificate {index} carries the attestation extension twice") from exc
+        raise ChainMalformed(f"certificate {index} repeats extension {exc.oid.dotted_string}") from exc
+    except (ValueError, UnsupportedAlgorithm, x509.UnsupportedGeneralNameType) as exc:
+        raise ChainMalformed(f"certificate {index} has unreadable extensions: {exc}") from exc
 
 
 # --- step 1: where the attestation extension may be ---------------------------------------------
@@ -222,7 +234,7 @@ def parse_chain(certificates: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
 def check_extension_placement(chain: Sequence[x509.Certificate]) -> None:
     """Only the first certificate may carry the attestation extension (Google: "Only the target
     certificate should contain an attestation extension")."""
-    carriers = [index for index, cert in enumerate(chain) if _has_extension(cert, _KEY_DESCRIPTION)]
+    carriers = [index for index, cert in enumerate(chain) if _has_extension(cert, index, _KEY_DESCRIPTION)]
     if 1 in carriers:
         raise ChainExtended(
             f"certificate 0 ({_describe(chain[0])}) was issued by an attested key (certificate 1): "
@@ -269,12 +281,16 @@ def verify_chain(
 
     With a ``cache``, intermediates validated before are not validated again; ``encoded`` (the DER the
     chain was parsed from) spares re-encoding them for the cache key."""
-    check_extension_placement(chain)
     key = _cache_key(chain, anchors, encoded) if cache is not None and len(chain) > 1 else None
     known = cache.get(key) if cache is not None and key is not None else None
     if known is not None and known.not_before - not_before_leeway <= at <= known.not_after:
+        # The intermediates carry no attestation extension (checked when they were cached).
+        if not _has_extension(chain[0], 0, _KEY_DESCRIPTION):
+            raise ExtensionMissing(f"certificate 0 ({_describe(chain[0])}) carries no attestation extension")
         _check_certificate(chain[0], 0, known.issuer_spki, known.issuer_name, at, not_before_leeway)
         return VerifiedChain(tuple(chain), known.anchor, known.anchor_certificate_included, known.remotely_provisioned)
+
+    check_extension_placement(chain)
 
     anchor, included = find_anchor(chain, anchors)
     path = chain[:-1] if included else chain
@@ -292,7 +308,7 @@ def verify_chain(
         certificates=tuple(chain),
         anchor=anchor,
         anchor_certificate_included=included,
-        remotely_provisioned=any(_has_extension(cert, _PROVISIONING_INFO) for cert in chain),
+        remotely_provisioned=any(_has_extension(cert, index, _PROVISIONING_INFO) for index, cert in enumerate(chain)),
     )
     if cache is not None and key is not None and len(path) > 1:
         intermediates = path[1:]
@@ -352,7 +368,7 @@ def check_is_ca(certificate: x509.Certificate, index: int, *, intermediates_belo
     """RFC 5280 section 6.1.4 (k), (l), (n): an issuer has basicConstraints cA, keyCertSign when
     keyUsage is present, and a pathLenConstraint that admits the certificates below it."""
     try:
-        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+        constraints = extensions_of(certificate, index).get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise ChainIssuerNotCA(
             f"certificate {index} ({_describe(certificate)}) issues certificates but has no basicConstraints"
@@ -365,7 +381,7 @@ def check_is_ca(certificate: x509.Certificate, index: int, *, intermediates_belo
             f"below it; the chain has {intermediates_below}"
         )
     try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        usage = extensions_of(certificate, index).get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return
     if not usage.key_cert_sign:
@@ -427,8 +443,8 @@ def _spki(certificate: x509.Certificate) -> bytes:
     )
 
 
-def _has_extension(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> bool:
-    return any(extension.oid == oid for extension in certificate.extensions)
+def _has_extension(certificate: x509.Certificate, index: int, oid: x509.ObjectIdentifier) -> bool:
+    return any(extension.oid == oid for extension in extensions_of(certificate, index))
 
 
 def _describe(certificate: x509.Certificate) -> str:

@@ -203,7 +203,8 @@ def _attestation_for_display(certificates: list[bytes]) -> dict[str, Any] | None
     """The first certificate's KeyDescription, decoded even when verification failed (for diagnosis)."""
     try:
         leaf = chain_validation.parse_chain(certificates[:1])[0]
-        extension = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(KEY_DESCRIPTION_OID)).value
+        extensions = chain_validation.extensions_of(leaf, 0)
+        extension = extensions.get_extension_for_oid(x509.ObjectIdentifier(KEY_DESCRIPTION_OID)).value
         assert isinstance(extension, x509.UnrecognizedExtension)
         return key_description_as_json(parse_key_description(extension.value))
     except (AttestationError, x509.ExtensionNotFound):

@@ -157,7 +157,9 @@ def _aware(at: datetime) -> datetime:
 
 
 def _extension_value(certificate: x509.Certificate) -> bytes:
-    extension = certificate.extensions.get_extension_for_oid(x509.ObjectIdentifier(KEY_DESCRIPTION_OID))
+    extension = chain_validation.extensions_of(certificate, 0).get_extension_for_oid(
+        x509.ObjectIdentifier(KEY_DESCRIPTION_OID)
+    )
     value = extension.value
     assert isinstance(value, x509.UnrecognizedExtension)  # placement was checked with the chain
     return value.value

@@ -9,7 +9,13 @@ from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attest.android import AndroidPolicy, RevocationMode, parse_key_description, verify_android_attestation
+from attest.android import (
+    AndroidPolicy,
+    IntermediateCache,
+    RevocationMode,
+    parse_key_description,
+    verify_android_attestation,
+)
 from attest.android.key_description import KEY_DESCRIPTION_OID
 from attest.errors import AttestationError, ExtensionMalformed
 from tests.attest.android.fixture_files import chain_der
@@ -58,13 +64,17 @@ def test_mutated_key_description(payload: bytes) -> None:
         parse_key_description(payload)
 
 
-@PROPERTY_SETTINGS
-@given(st.integers(min_value=0, max_value=len(CHAIN) - 1), st.data())
-def test_mutated_certificates_in_a_real_chain(index: int, data: st.DataObject) -> None:
+CACHE = IntermediateCache()
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=len(CHAIN) - 1), st.data(), st.booleans())
+def test_mutated_certificates_in_a_real_chain(index: int, data: st.DataObject, cached: bool) -> None:
+    """Every certificate of a real chain mutated, with and without the intermediate cache."""
     chain = list(CHAIN)
     chain[index] = data.draw(mutated(chain[index]))
     with contextlib.suppress(AttestationError):
-        verify_android_attestation(chain, POLICY, at=AT)
+        verify_android_attestation(chain, POLICY, at=AT, intermediate_cache=CACHE if cached else None)
 
 
 @PROPERTY_SETTINGS
