@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from attest import __version__
 from attest.server.metrics import LatencyMiddleware
 from attest.server.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
+from attest.server.openapi import install_problem_openapi
 from attest.server.problems import install_problem_handlers
 from attest.server.routes import android, apple, challenge, debug, health, keys
 from attest.server.runtime import Runtime
@@ -22,6 +23,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    install_problem_openapi(app)
     for router in (health.router, challenge.router, android.router, apple.router, keys.router):
         app.include_router(router)
     if not runtime.settings.is_production:

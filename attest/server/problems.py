@@ -9,6 +9,7 @@ unavailable dependencies 503.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,8 +18,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from attest.android.play_integrity.errors import IntegrityRemoteUnavailable
 from attest.errors import AttestationError, ConfigurationError, InputError, InputTooLarge, RevocationListUnavailable
 from attest.server import errors as service_errors
+from fido import errors as fido_errors
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("attest.server")
@@ -37,8 +40,25 @@ _STATUS_BY_CLASS: tuple[tuple[type[AttestationError], int], ...] = (
     (service_errors.AppAttestKeyUnknown, 400),
     (service_errors.AppAttestKeyExists, 409),
     (service_errors.AppAttestKeyRevoked, 403),
+    # passkeys (fido/): unreadable responses 400, unknown passkeys 401, conflicts 409; other failed
+    # WebAuthn checks (origin, signature, counter, ...) are verification failures, 403.
+    (fido_errors.ResponseMalformed, 400),
+    (fido_errors.ChallengeUnknown, 400),
+    (fido_errors.ChallengeExpired, 400),
+    (fido_errors.ChallengeUsed, 400),
+    (fido_errors.CredentialUnknown, 401),
+    (fido_errors.CredentialExists, 409),
+    (fido_errors.SessionRequired, 401),
+    (fido_errors.UsernameInvalid, 400),
+    (fido_errors.LabelInvalid, 400),
+    (fido_errors.UnknownUser, 404),
+    (fido_errors.PasskeyNotFound, 404),
+    (fido_errors.UsernameTaken, 409),
+    (fido_errors.AccountMismatch, 409),
+    (fido_errors.LastPasskey, 409),
     (service_errors.ServiceUnavailable, 503),
     (RevocationListUnavailable, 503),
+    (IntegrityRemoteUnavailable, 503),
     (ConfigurationError, 500),
     (service_errors.ServiceError, 503),
 )
@@ -52,7 +72,15 @@ def status_for(error: AttestationError) -> int:
     return 403
 
 
-def problem(status: int, code: str, detail: str, *, title: str | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": f"urn:attest:problem:{code}",
         "title": title or code,
@@ -61,7 +89,9 @@ def problem(status: int, code: str, detail: str, *, title: str | None = None, **
         "code": code,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -87,7 +117,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = {404: "request.not_found", 405: "request.method_not_allowed", 413: "request.too_large"}.get(
             error.status_code, "request.error"
         )
-        return problem(error.status_code, code, str(error.detail), request_id=_request_id(request))
+        return problem(
+            error.status_code, code, str(error.detail), headers=error.headers, request_id=_request_id(request)
+        )
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, error: OperationalError) -> JSONResponse:
