@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from attest.server.app import create_app
 from attest.server.clients import AndroidClientConfig, ClientRegistration, DebugClientConfig, add_client
