@@ -18,11 +18,65 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from attest.android.play_integrity.remote import API_BASE_URL as PLAY_INTEGRITY_API_BASE_URL
 from attest.server.db.engine import affected_rows
 from attest.server.db.models import Client
 from attest.server.errors import ClientInvalid, ClientPlatformMismatch, ClientUnknown
 
 _APP_ID_PATTERN = r"^[A-Z0-9]{10}\.[A-Za-z0-9.\-]+$"
+_HTTP_URL_PATTERN = r"^https?://[^\s]+$"
+
+
+class PlayIntegrityLocalDecoding(BaseModel):
+    """Decode classic-request tokens here, with the app's response keys from the Play Console.
+
+    The keys stay out of the database: these are paths of files that hold them as downloaded
+    (base64 of the AES-256 decryption key; base64 of the DER verification key)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["local"] = "local"
+    decryption_key_file: Path
+    verification_key_file: Path
+
+
+class PlayIntegrityRemoteDecoding(BaseModel):
+    """Decode tokens (standard and classic requests) at Google's ``decodeIntegrityToken``.
+
+    ``service_account_file`` is the path of a service-account JSON key of the app's Google Cloud
+    project (kept out of the database). ``token_uri`` overrides the token endpoint the key names;
+    both URLs must be https in production."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["remote"] = "remote"
+    service_account_file: Path
+    api_base_url: Annotated[str, Field(pattern=_HTTP_URL_PATTERN)] = PLAY_INTEGRITY_API_BASE_URL
+    token_uri: Annotated[str, Field(pattern=_HTTP_URL_PATTERN)] | None = None
+
+
+class PlayIntegrityConfig(BaseModel):
+    """Play Integrity next to Key Attestation. ``mode`` "required": a request without an integrity
+    token is refused (``integrity.missing``); "optional": a token, when sent, must pass. The app and
+    certificate digests checked are the client's ``packages`` and ``signer_digests``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["required", "optional"] = "required"
+    decoding: Annotated[PlayIntegrityLocalDecoding | PlayIntegrityRemoteDecoding, Field(discriminator="method")]
+    #: The deviceRecognitionVerdict label required: MEETS_BASIC/DEVICE/STRONG_INTEGRITY.
+    required_device_verdict: Literal["basic", "device", "strong"] = "device"
+    require_licensed: bool = False
+    #: Maximum age of the verdict (timestampMillis) at verification.
+    max_age_seconds: int = Field(default=300, ge=10, le=3600)
+
+    def insecure_urls(self) -> list[str]:
+        """The endpoints that are not https (refused in production)."""
+        decoding = self.decoding
+        if not isinstance(decoding, PlayIntegrityRemoteDecoding):
+            return []
+        urls = [decoding.api_base_url] + ([decoding.token_uri] if decoding.token_uri else [])
+        return [url for url in urls if not url.startswith("https://")]
 
 
 class AndroidClientConfig(BaseModel):
@@ -38,6 +92,8 @@ class AndroidClientConfig(BaseModel):
     require_locked_bootloader: bool = True
     min_os_version: int | None = None
     min_os_patch_level: int | None = None
+    #: Google Play Integrity verdicts as a second signal (None: not used; a token sent is ignored).
+    play_integrity: PlayIntegrityConfig | None = None
 
     @field_validator("signer_digests")
     @classmethod
@@ -132,6 +188,10 @@ def add_client(session: Session, registration: ClientRegistration, *, now: datet
             raise ClientInvalid("a debug client needs a debug secret (16 characters or more)")
     elif registration.debug_secret is not None:
         raise ClientInvalid("only debug clients have a debug secret")
+    if production and isinstance(config, AndroidClientConfig) and config.play_integrity is not None:
+        insecure = config.play_integrity.insecure_urls()
+        if insecure:
+            raise ClientInvalid(f"Play Integrity endpoints must be https in production: {insecure}")
     session.execute(delete(Client).where(Client.client_id == registration.client_id))
     session.add(
         Client(

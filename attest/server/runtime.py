@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,6 +23,7 @@ from attest.server.clients import has_debug_clients
 from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.db.migrate import upgrade
 from attest.server.metrics import Metrics
+from attest.server.play_integrity import PlayIntegrityDecoders
 from attest.server.settings import Settings
 from attest.server.signing_keys import KeyEncryption, KeyRingProvider, ensure_key_ring, has_development_keys
 
@@ -47,6 +49,8 @@ class Runtime:
     #: PEM of extra trust anchors (a test CA), added to the Apple root in non-production settings.
     test_anchor_pem: bytes | None
     metrics: Metrics
+    #: Each Android client's Play Integrity token decoder, built on first use.
+    play_integrity: PlayIntegrityDecoders
 
     def now(self) -> datetime:
         return self.clock()
@@ -61,7 +65,10 @@ def build_runtime(
     clock: Clock | None = None,
     status_list: StatusListSource | None = None,
     engine: Engine | None = None,
+    play_integrity_transport: httpx.BaseTransport | None = None,
 ) -> Runtime:
+    """Everything the handlers share. ``play_integrity_transport`` replaces the HTTP transport to
+    Google's Play Integrity API and token endpoint (tests)."""
     problems = settings.production_problems()
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
@@ -96,6 +103,7 @@ def build_runtime(
         status_list=status_list,
         test_anchor_pem=test_pem,
         metrics=Metrics(),
+        play_integrity=PlayIntegrityDecoders(production=settings.is_production, transport=play_integrity_transport),
     )
 
 

@@ -34,6 +34,10 @@ class AndroidAttestRequest(_Request):
     challenge: Annotated[str, Field(min_length=1, max_length=128)]
     #: Base64 DER certificates, leaf first, as KeyStore.getCertificateChain() returns them.
     certificate_chain: Annotated[list[Base64Text], Field(min_length=1, max_length=8)]
+    #: Optional Google Play Integrity token (JOSE compact), requested with the same challenge:
+    #: ``requestHash`` = base64url(SHA-256(challenge bytes)) for standard requests, ``nonce`` = the
+    #: challenge string for classic ones (:mod:`attest.android.play_integrity.policy`).
+    integrity_token: Annotated[str, Field(min_length=1, max_length=32 * 1024)] | None = None
 
 
 class AppleAttestRequest(_Request):

@@ -5,6 +5,7 @@ from attest.tokens.client_attestation import (
     CLIENT_ATTESTATION_TYP,
     VERDICT_CLAIM,
     AttestationVerdict,
+    PlayIntegrityClaim,
     issue_client_attestation,
 )
 from attest.tokens.keys import (
@@ -25,6 +26,7 @@ __all__ = [
     "AttestationVerdict",
     "KeyRing",
     "KeyState",
+    "PlayIntegrityClaim",
     "SigningKey",
     "generate_signing_key",
     "issue_client_attestation",

@@ -32,6 +32,53 @@ VERDICT_CLAIM = "attestation"
 PLATFORMS: frozenset[str] = frozenset({"android", "apple", "debug"})
 SECURITY_LEVELS: frozenset[str] = frozenset({"software", "tee", "strongbox", "secure_enclave"})
 ENVIRONMENTS: frozenset[str] = frozenset({"production", "development"})
+#: Device levels of a Play Integrity verdict: the strongest deviceRecognitionVerdict label it carried.
+PLAY_INTEGRITY_DEVICE_LEVELS: frozenset[str] = frozenset({"none", "basic", "device", "strong", "virtual"})
+
+
+@dataclass(frozen=True)
+class PlayIntegrityClaim:
+    """What a verified Google Play Integrity verdict established, carried as ``attestation.play_integrity``.
+
+    Attributes:
+        device: the strongest label of ``deviceRecognitionVerdict``: "strong" (MEETS_STRONG_INTEGRITY),
+            "device" (MEETS_DEVICE_INTEGRITY), "basic" (MEETS_BASIC_INTEGRITY), "virtual"
+            (MEETS_VIRTUAL_INTEGRITY alone), or "none". The client's policy required at least its level.
+        app_recognized: ``appRecognitionVerdict`` was PLAY_RECOGNIZED (the binary Google Play distributes).
+        licensed: ``appLicensingVerdict``: True for LICENSED, False for UNLICENSED, None (left out of
+            the claim) when Play did not evaluate it.
+    """
+
+    device: str
+    app_recognized: bool
+    licensed: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in PLAY_INTEGRITY_DEVICE_LEVELS:
+            raise VerdictInvalid(
+                f"play_integrity.device {self.device!r} is not one of {sorted(PLAY_INTEGRITY_DEVICE_LEVELS)}"
+            )
+        if not isinstance(self.app_recognized, bool):
+            raise VerdictInvalid("play_integrity.app_recognized must be a boolean")
+        if self.licensed is not None and not isinstance(self.licensed, bool):
+            raise VerdictInvalid("play_integrity.licensed must be a boolean")
+
+    def to_claim(self) -> dict[str, Any]:
+        claim: dict[str, Any] = {"device": self.device, "app_recognized": self.app_recognized}
+        if self.licensed is not None:
+            claim["licensed"] = self.licensed
+        return claim
+
+    @classmethod
+    def from_claim(cls, value: object) -> PlayIntegrityClaim:
+        if not isinstance(value, Mapping):
+            raise VerdictInvalid("attestation.play_integrity is not a JSON object")
+        device, app_recognized = value.get("device"), value.get("app_recognized")
+        if not isinstance(device, str):
+            raise VerdictInvalid("attestation.play_integrity.device is not a string")
+        if not isinstance(app_recognized, bool):
+            raise VerdictInvalid("attestation.play_integrity.app_recognized is not a boolean")
+        return cls(device=device, app_recognized=app_recognized, licensed=value.get("licensed"))
 
 
 @dataclass(frozen=True)
@@ -46,6 +93,9 @@ class AttestationVerdict:
             the policy accepted), or None.
         app_checked: the app identity (package and signer, or App ID) matched our policy.
         revocation_checked: a fresh revocation status list was consulted.
+        play_integrity: Android only: what a Google Play Integrity verdict, bound to the same
+            challenge as the key attestation, established; None (left out of the claim) when no
+            verdict was checked.
     """
 
     platform: str
@@ -53,6 +103,7 @@ class AttestationVerdict:
     environment: str | None
     app_checked: bool
     revocation_checked: bool
+    play_integrity: PlayIntegrityClaim | None = None
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
@@ -63,6 +114,8 @@ class AttestationVerdict:
             raise VerdictInvalid(f"environment {self.environment!r} is not one of {sorted(ENVIRONMENTS)}")
         if not isinstance(self.app_checked, bool) or not isinstance(self.revocation_checked, bool):
             raise VerdictInvalid("app_checked and revocation_checked must be booleans")
+        if self.play_integrity is not None and not isinstance(self.play_integrity, PlayIntegrityClaim):
+            raise VerdictInvalid("play_integrity must be a PlayIntegrityClaim")
 
     def to_claim(self) -> dict[str, Any]:
         """The claim value; members that are None are left out."""
@@ -73,6 +126,8 @@ class AttestationVerdict:
             claim["environment"] = self.environment
         claim["app_checked"] = self.app_checked
         claim["revocation_checked"] = self.revocation_checked
+        if self.play_integrity is not None:
+            claim["play_integrity"] = self.play_integrity.to_claim()
         return claim
 
     @classmethod
@@ -92,12 +147,14 @@ class AttestationVerdict:
         for name, member in (("platform", platform), ("security_level", security_level), ("environment", environment)):
             if member is not None and not isinstance(member, str):
                 raise VerdictInvalid(f"attestation.{name} is not a string")
+        play_integrity = value.get("play_integrity")
         return cls(
             platform=str(platform),
             security_level=security_level,
             environment=environment,
             app_checked=value["app_checked"],
             revocation_checked=value["revocation_checked"],
+            play_integrity=None if play_integrity is None else PlayIntegrityClaim.from_claim(play_integrity),
         )
 
 

@@ -1,6 +1,10 @@
-"""``POST /v1/attest/android``: Android Key Attestation -> Client Attestation JWT.
+"""``POST /v1/attest/android``: Android Key Attestation (+ Play Integrity) -> Client Attestation JWT.
 
-The attested Keystore key becomes ``cnf.jwk``: the app signs its PoP (or DPoP) proofs with it."""
+The attested Keystore key becomes ``cnf.jwk``: the app signs its PoP (or DPoP) proofs with it. When
+the client is configured for Play Integrity, the request's ``integrity_token`` is verified after the
+key attestation, bound to the same consumed challenge and the attested package
+(:mod:`attest.server.play_integrity`); ``attestation.play_integrity`` in the token says what it
+established."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from attest.errors import AttestationError
 from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import AndroidClientConfig, get_client
 from attest.server.issuance import issue_token
+from attest.server.play_integrity import check_play_integrity, claim_of
 from attest.server.routes.dependencies import request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AndroidAttestRequest, TokenResponse, decode_base64
@@ -50,6 +55,14 @@ def attest_android(
             status_list=runtime.status_list.current(),
             intermediate_cache=runtime.android_intermediates,
         )
+        integrity = check_play_integrity(
+            client.config,
+            body.integrity_token,
+            challenge=challenge,
+            attested_packages=result.package_names,
+            decoders=runtime.play_integrity,
+            at=now,
+        )
         token = issue_token(
             runtime,
             client,
@@ -60,6 +73,7 @@ def attest_android(
                 environment=None,
                 app_checked=result.app_checked,
                 revocation_checked=result.revocation.checked,
+                play_integrity=claim_of(integrity),
             ),
         )
     except AttestationError as error:
