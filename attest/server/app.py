@@ -12,6 +12,7 @@ from attest.server.openapi import install_problem_openapi
 from attest.server.problems import install_problem_handlers
 from attest.server.routes import android, apple, challenge, debug, health, keys
 from attest.server.runtime import Runtime
+from fido import routes as fido_routes
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -26,6 +27,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_problem_openapi(app)
     for router in (health.router, challenge.router, android.router, apple.router, keys.router):
         app.include_router(router)
+    app.include_router(fido_routes.router)  # passkeys: the API and its pages (fido/routes.py)
     if not runtime.settings.is_production:
         app.include_router(debug.router)
     if runtime.settings.metrics_enabled:

@@ -14,11 +14,13 @@ import binascii
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from attest.android.revocation import GOOGLE_STATUS_LIST_URL, RevocationMode
+from fido.relying_party import apk_key_hash_origin, check_rp_id, is_insecure, web_origin
 
 
 class Environment(StrEnum):
@@ -59,6 +61,29 @@ class Settings(BaseSettings):
     status_list_file: Path | None = None
     status_list_max_age: timedelta = timedelta(hours=24)
 
+    # --- passkeys (fido/): the WebAuthn relying party -----------------------------------------
+    #: The RP ID: the domain passkeys are bound to (WebAuthn Level 3 section 5.1.2).
+    rp_id: str = "localhost"
+    #: The name authenticators and browsers show when a passkey is created.
+    rp_name: str = "attest"
+    #: Web origins where ceremonies may run (comma-separated, exact). Empty: http://localhost:<the
+    #: port the service is served on>, for development.
+    rp_origins: str = ""
+    #: SHA-256 of the signing certificates of our Android apps (comma-separated; base64url or colon
+    #: hex): each allows the origin ``android:apk-key-hash:<base64url>`` of Credential Manager.
+    android_apk_key_hashes: str = ""
+    #: "none": any authenticator; "direct": only attestations that chain to a trust anchor.
+    webauthn_attestation: Literal["none", "direct"] = "none"
+    #: PEM roots for "direct" attestation by packed, tpm and fido-u2f authenticators (the roots of
+    #: android-key, android-safetynet and apple ship with py_webauthn).
+    webauthn_trust_anchors_file: Path | None = None
+    #: Require user verification (PIN, biometric) in every ceremony.
+    webauthn_require_user_verification: bool = True
+    webauthn_ceremony_ttl: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0), le=timedelta(minutes=30))
+    passkey_session_ttl: timedelta = Field(default=timedelta(hours=12), gt=timedelta(0))
+    #: Lifetime of the signed login result handed to the authorization server.
+    login_token_ttl: timedelta = Field(default=timedelta(minutes=2), gt=timedelta(0), le=timedelta(minutes=10))
+
     # --- test knobs: refused in production ---------------------------------------------------
     #: PEM file of extra trust anchors (a test CA) added to the Android and Apple roots.
     test_trust_anchors_file: Path | None = None
@@ -78,6 +103,29 @@ class Settings(BaseSettings):
         if value is not None and value.tzinfo is None:
             raise ValueError("fixed_time must carry a timezone")
         return value
+
+    @field_validator("rp_id")
+    @classmethod
+    def _rp_id(cls, value: str) -> str:
+        return check_rp_id(value)
+
+    @field_validator("rp_origins")
+    @classmethod
+    def _rp_origins(cls, value: str) -> str:
+        return ",".join(web_origin(origin) for origin in value.split(",") if origin.strip())
+
+    @field_validator("android_apk_key_hashes")
+    @classmethod
+    def _apk_key_hashes(cls, value: str) -> str:
+        return ",".join(apk_key_hash_origin(item) for item in value.split(",") if item.strip())
+
+    @property
+    def rp_origin_list(self) -> list[str]:
+        return [origin for origin in self.rp_origins.split(",") if origin]
+
+    @property
+    def apk_key_hash_list(self) -> list[str]:
+        return [origin for origin in self.android_apk_key_hashes.split(",") if origin]
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +158,9 @@ class Settings(BaseSettings):
             problems.append("ATTEST_ISSUER must be an https:// URL in production")
         if any(origin == "*" or not origin.startswith("https://") for origin in self.cors_origin_list):
             problems.append("ATTEST_CORS_ORIGINS must list https:// origins in production (no wildcard)")
+        insecure = [origin for origin in self.rp_origin_list if is_insecure(origin)]
+        if insecure:
+            problems.append(f"ATTEST_RP_ORIGINS must be https:// in production (or localhost): {', '.join(insecure)}")
         return problems
 
 

@@ -1,0 +1,131 @@
+"""Sessions of the built-in pages, and the browser binding of ceremonies.
+
+A session is a row keyed by the SHA-256 of a random 32-byte token; the token travels only in a cookie
+that is HttpOnly (no script reads it), SameSite=Strict (no other site's request carries it) and, in
+production or behind https, Secure (never over plain http), with the ``__Host-`` prefix there (no
+Domain, Path ``/``: a sibling subdomain cannot set or shadow it).
+
+The binding cookie identifies the browser that asked for a ceremony's options (fido.ceremonies binds
+the ceremony to it), so that a ceremony id seen elsewhere cannot be completed from another browser.
+It lives as long as the browser session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from attest.server.db.engine import affected_rows
+from fido import base64url
+from fido.models import PasskeySession
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class CookiePolicy:
+    """Cookie names and the Secure flag for this deployment."""
+
+    secure: bool
+
+    @property
+    def session_cookie(self) -> str:
+        return "__Host-passkey_session" if self.secure else "passkey_session"
+
+    @property
+    def binding_cookie(self) -> str:
+        return "__Host-passkey_ceremony" if self.secure else "passkey_ceremony"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A valid session: who, since when, with which passkey."""
+
+    user_id: str
+    token_hash: bytes
+    credential_id: bytes
+    user_verified: bool
+    created_at: datetime
+    expires_at: datetime
+
+
+def new_token() -> str:
+    return base64url.encode(secrets.token_bytes(TOKEN_BYTES))
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def start_session(
+    session: Session, *, user_id: str, credential_id: bytes, user_verified: bool, now: datetime, ttl: timedelta
+) -> str:
+    """A new session; returns the token for the cookie (only its hash is stored)."""
+    token = new_token()
+    session.add(
+        PasskeySession(
+            token_hash=token_hash(token),
+            user_id=user_id,
+            credential_id=credential_id,
+            user_verified=user_verified,
+            created_at=now,
+            expires_at=now + ttl,
+            ended_at=None,
+        )
+    )
+    return token
+
+
+def resolve_session(session: Session, token: str | None, *, now: datetime) -> SignedIn | None:
+    """The live session of ``token`` (not ended, not expired), or None."""
+    if not token or len(token) > 128:
+        return None
+    row = session.scalars(
+        select(PasskeySession).where(
+            PasskeySession.token_hash == token_hash(token),
+            PasskeySession.ended_at.is_(None),
+            PasskeySession.expires_at > now,
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return SignedIn(
+        user_id=row.user_id,
+        token_hash=row.token_hash,
+        credential_id=row.credential_id,
+        user_verified=row.user_verified,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
+def end_session(session: Session, token_hash_value: bytes, *, now: datetime) -> bool:
+    return (
+        affected_rows(
+            session.execute(
+                update(PasskeySession)
+                .where(PasskeySession.token_hash == token_hash_value, PasskeySession.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+        )
+        == 1
+    )
+
+
+def end_sessions_of_passkey(
+    session: Session, *, user_id: str, credential_id: bytes, keep: bytes | None, now: datetime
+) -> int:
+    """End the sessions a removed passkey started (a lost device's sessions), except ``keep``."""
+    condition = [
+        PasskeySession.user_id == user_id,
+        PasskeySession.credential_id == credential_id,
+        PasskeySession.ended_at.is_(None),
+    ]
+    if keep is not None:
+        condition.append(PasskeySession.token_hash != keep)
+    return affected_rows(session.execute(update(PasskeySession).where(*condition).values(ended_at=now)))
