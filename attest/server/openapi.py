@@ -30,6 +30,7 @@ _STATUSES = {
     "404": "Not found",
     "409": "Conflict (e.g. an App Attest key attested twice)",
     "413": "Request body too large",
+    "429": "Rate limited (see Retry-After)",
     "500": "Internal error (never for bad input)",
     "503": "A dependency is unavailable; nothing was written",
 }

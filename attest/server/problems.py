@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from attest.android.play_integrity.errors import IntegrityRemoteUnavailable
 from attest.errors import AttestationError, ConfigurationError, InputError, InputTooLarge, RevocationListUnavailable
 from attest.server import errors as service_errors
+from attest.server.rate_limit import RateLimited
 from fido import errors as fido_errors
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,6 +58,7 @@ _STATUS_BY_CLASS: tuple[tuple[type[AttestationError], int], ...] = (
     (fido_errors.AccountMismatch, 409),
     (fido_errors.LastPasskey, 409),
     (service_errors.ServiceUnavailable, 503),
+    (RateLimited, 429),
     (RevocationListUnavailable, 503),
     (IntegrityRemoteUnavailable, 503),
     (ConfigurationError, 500),
@@ -100,7 +102,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         status = status_for(error)
         if status >= 500:
             log.warning("request failed: %s", error.code)
-        return problem(status, error.code, error.message, request_id=_request_id(request))
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+        return problem(status, error.code, error.message, headers=headers, request_id=_request_id(request))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

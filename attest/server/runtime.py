@@ -24,6 +24,7 @@ from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.db.migrate import upgrade
 from attest.server.metrics import Metrics
 from attest.server.play_integrity import PlayIntegrityDecoders
+from attest.server.rate_limit import RateLimiter
 from attest.server.settings import Settings
 from attest.server.signing_keys import KeyEncryption, KeyRingProvider, ensure_key_ring, has_development_keys
 
@@ -51,6 +52,7 @@ class Runtime:
     metrics: Metrics
     #: Each Android client's Play Integrity token decoder, built on first use.
     play_integrity: PlayIntegrityDecoders
+    rate_limiter: RateLimiter
 
     def now(self) -> datetime:
         return self.clock()
@@ -104,6 +106,7 @@ def build_runtime(
         test_anchor_pem=test_pem,
         metrics=Metrics(),
         play_integrity=PlayIntegrityDecoders(production=settings.is_production, transport=play_integrity_transport),
+        rate_limiter=RateLimiter(sessions),
     )
 
 

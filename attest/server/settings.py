@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     #: Serve Prometheus metrics at /metrics (expose it on an internal network only).
     metrics_enabled: bool = True
+    #: Requests per minute from one client address to the challenge and attest endpoints (0: no limit).
+    rate_limit_per_address: int = Field(default=120, ge=0)
+    #: Debug-attest attempts per minute for one debug client (guards its secret against guessing).
+    rate_limit_debug_per_client: int = Field(default=30, ge=0)
 
     revocation: RevocationMode = RevocationMode.BEST_EFFORT
     status_list_url: str = GOOGLE_STATUS_LIST_URL

@@ -100,3 +100,13 @@ class AuditEvent(Base):
 # The passkey tables (fido/models.py) are declared on this Base: importing them here puts them in
 # Base.metadata wherever the metadata is used (Alembic, tests), so one migration history covers all.
 from fido import models as _fido_models  # noqa: E402, F401
+
+
+class RateLimitCounter(Base):
+    """One fixed-window request counter (``scope:identifier:window``), shared by every worker."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

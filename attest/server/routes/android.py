@@ -20,7 +20,7 @@ from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import AndroidClientConfig, get_client
 from attest.server.issuance import issue_token
 from attest.server.play_integrity import check_play_integrity, claim_of
-from attest.server.routes.dependencies import request_audit, runtime_of
+from attest.server.routes.dependencies import limit_per_address, request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AndroidAttestRequest, TokenResponse, decode_base64
 from attest.tokens.client_attestation import AttestationVerdict
@@ -38,6 +38,7 @@ _LEVEL_CLAIM = {
 def attest_android(
     body: AndroidAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> TokenResponse:
+    limit_per_address(request, runtime, "attest")
     chain = [decode_base64(item, f"certificate_chain[{index}]") for index, item in enumerate(body.certificate_chain)]
     now = runtime.now()
     with runtime.sessions.begin() as session:

@@ -19,7 +19,7 @@ from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import AppleClientConfig, RegisteredClient, get_client
 from attest.server.errors import RequestMalformed
 from attest.server.issuance import issue_token
-from attest.server.routes.dependencies import request_audit, runtime_of
+from attest.server.routes.dependencies import limit_per_address, request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AppleAssertionRequest, AppleAttestRequest, TokenResponse, decode_base64
 from attest.tokens.client_attestation import AttestationVerdict
@@ -31,6 +31,7 @@ router = APIRouter(tags=["attest"])
 def attest_apple(
     body: AppleAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> TokenResponse:
+    limit_per_address(request, runtime, "attest")
     key_id = _key_id(body.key_id)
     attestation = decode_base64(body.attestation_object, "attestation_object")
     client_data_bytes = decode_base64(body.client_data, "client_data")
@@ -65,6 +66,7 @@ def attest_apple(
 def assert_apple(
     body: AppleAssertionRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> TokenResponse:
+    limit_per_address(request, runtime, "attest")
     key_id = _key_id(body.key_id)
     assertion = decode_base64(body.assertion, "assertion")
     client_data_bytes = decode_base64(body.client_data, "client_data")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from attest.server.challenges import Purpose, issue_challenge
 from attest.server.clients import get_client
-from attest.server.routes.dependencies import runtime_of
+from attest.server.routes.dependencies import limit_per_address, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import ChallengeRequest, ChallengeResponse
 
@@ -17,9 +17,10 @@ router = APIRouter(tags=["challenge"])
 
 @router.post("/v1/challenge", response_model=ChallengeResponse)
 def post_challenge(
-    body: ChallengeRequest, response: Response, runtime: Annotated[Runtime, Depends(runtime_of)]
+    body: ChallengeRequest, request: Request, response: Response, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> ChallengeResponse:
     """A fresh single-use challenge for ``client_id`` (``Cache-Control: no-store``)."""
+    limit_per_address(request, runtime, "challenge")
     now = runtime.now()
     with runtime.sessions.begin() as session:
         get_client(session, body.client_id)

@@ -6,6 +6,7 @@ in production."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +16,8 @@ from attest.server.challenges import Purpose, consume_challenge
 from attest.server.clients import debug_secret_hash_of, debug_secret_matches, get_client
 from attest.server.errors import DebugSecretInvalid
 from attest.server.issuance import issue_token
-from attest.server.routes.dependencies import request_audit, runtime_of
+from attest.server.rate_limit import Limit
+from attest.server.routes.dependencies import limit_per_address, request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import DebugAttestRequest, TokenResponse
 from attest.tokens.client_attestation import AttestationVerdict
@@ -28,6 +30,10 @@ router = APIRouter(tags=["attest"])
 def attest_debug(
     body: DebugAttestRequest, request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]
 ) -> TokenResponse:
+    limit_per_address(request, runtime, "attest")
+    if runtime.settings.rate_limit_debug_per_client > 0:
+        limit = Limit("debug-client", runtime.settings.rate_limit_debug_per_client, timedelta(minutes=1))
+        runtime.rate_limiter.hit(limit, body.client_id, now=runtime.now())
     now = runtime.now()
     audit = request_audit(request, runtime, event="attest.debug", client_id=body.client_id, platform="debug")
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Request
 
 from attest.server.audit import RequestAudit
+from attest.server.rate_limit import Limit
 from attest.server.runtime import Runtime
 
 
@@ -22,3 +25,17 @@ def request_audit(request: Request, runtime: Runtime, *, event: str, client_id: 
     return RequestAudit(
         runtime.sessions, runtime.now(), event, client_id, platform, request_id_of(request), runtime.metrics
     )
+
+
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn resolves X-Forwarded-For only for its trusted proxies)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def limit_per_address(request: Request, runtime: Runtime, scope: str) -> None:
+    """Count the request against the per-address limit of ``scope`` (raises ``rate_limited``)."""
+    per_minute = runtime.settings.rate_limit_per_address
+    if per_minute > 0:
+        runtime.rate_limiter.hit(
+            Limit(scope, per_minute, timedelta(minutes=1)), client_address(request), now=runtime.now()
+        )

@@ -19,7 +19,7 @@ from tests.attest.server.service import make_settings
 
 def _app() -> object:
     directory = Path(tempfile.mkdtemp(prefix="attest-schemathesis-"))
-    service_settings = make_settings(f"sqlite:///{directory / 'attest.db'}", directory)
+    service_settings = make_settings(f"sqlite:///{directory / 'attest.db'}", directory, rate_limit_per_address=0)
     prepare_database(service_settings)
     runtime = build_runtime(service_settings)
     with runtime.sessions.begin() as session:

@@ -275,3 +275,27 @@ def test_json_logs_carry_the_request_id(service: Service, capsys: pytest.Capture
         assert DEBUG_SECRET not in str(lines)
     finally:
         logging.getLogger().handlers[:] = []
+
+
+def test_rate_limits_are_shared_between_workers(database_url: str, tmp_path: Path) -> None:
+    """Two app instances on one database count against one limit (as worker processes would)."""
+    first = start_service(database_url, tmp_path, fixed_time=NOW, rate_limit_per_address=5)
+    second = start_service(database_url, tmp_path, fixed_time=NOW, rate_limit_per_address=5)
+    first.register(ClientRegistration(client_id="ci", config=DebugClientConfig(), debug_secret=DEBUG_SECRET))
+    statuses = [
+        (first if index % 2 else second).http.post("/v1/challenge", json={"client_id": "ci"}).status_code
+        for index in range(7)
+    ]
+    assert statuses == [200] * 5 + [429] * 2
+    limited = first.http.post("/v1/challenge", json={"client_id": "ci"})
+    assert limited.json()["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    later = start_service(database_url, tmp_path, fixed_time=NOW + timedelta(minutes=1), rate_limit_per_address=5)
+    assert later.http.post("/v1/challenge", json={"client_id": "ci"}).status_code == 200
+
+
+def test_debug_secret_guessing_is_rate_limited(database_url: str, tmp_path: Path) -> None:
+    service = start_service(database_url, tmp_path, fixed_time=NOW, rate_limit_debug_per_client=3)
+    service.register(ClientRegistration(client_id="ci", config=DebugClientConfig(), debug_secret=DEBUG_SECRET))
+    codes = [debug_attest(service, debug_secret=f"guess-{index:020d}").json()["code"] for index in range(5)]
+    assert codes == ["debug.secret_invalid"] * 3 + ["rate_limited"] * 2
