@@ -209,7 +209,7 @@ def parse_chain(certificates: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
             # Names are parsed on first access: read them now, so that their errors are typed here.
             certificate.subject  # noqa: B018
             certificate.issuer  # noqa: B018
-        except (ValueError, x509.InvalidVersion) as exc:
+        except (ValueError, TypeError, x509.InvalidVersion) as exc:
             raise ChainMalformed(f"certificate {index} is not a valid DER X.509 certificate: {exc}") from exc
         parsed.append(certificate)
     return tuple(parsed)
@@ -224,7 +224,8 @@ def extensions_of(certificate: x509.Certificate, index: int) -> x509.Extensions:
         if exc.oid == _KEY_DESCRIPTION:
             raise ExtensionDuplicate(f"certificate {index} carries the attestation extension twice") from exc
         raise ChainMalformed(f"certificate {index} repeats extension {exc.oid.dotted_string}") from exc
-    except (ValueError, UnsupportedAlgorithm, x509.UnsupportedGeneralNameType) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.UnsupportedGeneralNameType) as exc:
+        # cryptography raises TypeError for some malformed names (a BIT STRING attribute value).
         raise ChainMalformed(f"certificate {index} has unreadable extensions: {exc}") from exc
 
 

@@ -73,8 +73,9 @@ def parse_status_list(data: bytes, *, fetched_at: datetime | None = None, source
         raise RevocationListMalformed(f"status list is {len(data)} bytes; at most {MAX_STATUS_LIST_SIZE}")
     try:
         document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RevocationListMalformed(f"status list is not JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the JSON parser's recursion limit.
+        raise RevocationListMalformed(f"status list is not JSON: {type(exc).__name__}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("entries"), dict):
         raise RevocationListMalformed('status list has no "entries" object')
     entries: dict[str, StatusEntry] = {}

@@ -161,6 +161,7 @@ def verify_signature(jws: CompactJws, alg: str, jwk: Mapping[str, Any]) -> bool:
         joserfc_key = JWKRegistry.import_key(dict(jwk))
         algorithm = JWSRegistry(algorithms=[alg]).get_alg(alg)
         algorithm.check_key(joserfc_key)
+        # joserfc also refuses here a key whose "key_ops" or "use" forbids verification.
+        return bool(algorithm.verify(jws.signing_input, jws.signature, joserfc_key))
     except (JoseError, ValueError, TypeError) as error:
         raise ValueError(f"alg {alg} cannot be used with a {jwk.get('kty')} key: {error}") from error
-    return bool(algorithm.verify(jws.signing_input, jws.signature, joserfc_key))

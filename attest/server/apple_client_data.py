@@ -33,8 +33,9 @@ def parse_apple_client_data(data: bytes) -> AppleClientData:
         raise ClientDataMalformed(f"client data is {len(data)} bytes; at most {MAX_CLIENT_DATA}")
     try:
         document = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ClientDataMalformed(f"client data is not UTF-8 JSON: {exc}") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the JSON parser's recursion limit.
+        raise ClientDataMalformed(f"client data is not UTF-8 JSON: {type(exc).__name__}") from exc
     if not isinstance(document, dict) or set(document) != _MEMBERS:
         raise ClientDataMalformed('client data must be a JSON object with exactly "challenge" and "jwk"')
     challenge, jwk = document["challenge"], document["jwk"]

@@ -34,6 +34,8 @@ def is_numeric_date(value: object) -> bool:
     """Whether ``value`` is a JSON number usable as a NumericDate (not a bool, finite, in range)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
+    if isinstance(value, int):  # no float conversion: a 400-digit integer must not overflow
+        return 0 <= value <= _MAX_NUMERIC_DATE
     return math.isfinite(value) and 0 <= value <= _MAX_NUMERIC_DATE
 
 
