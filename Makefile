@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test venv chromium
+.PHONY: serve test venv chromium fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,18 @@ chromium:
 		fi; \
 	fi
 
-## Install test dependencies and run the whole suite: lint, types, tests.
+## Install test dependencies and run the whole suite: lint, types, tests, and a short bounded fuzz run.
 test: venv chromium
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -r fuzz/requirements.txt
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+FUZZ_SECONDS ?= 5
+
+## Fuzz every parser and verifier for FUZZ_SECONDS each (atheris); fails on any crash.
+fuzz: venv
+	$(BIN)/python -m pip install --quiet -e . -r fuzz/requirements.txt
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
