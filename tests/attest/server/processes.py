@@ -24,6 +24,15 @@ def free_port() -> int:
 @contextmanager
 def server_processes(count: int, environment: dict[str, str], workdir: Path) -> Iterator[list[str]]:
     """Start ``count`` uvicorn processes of the service with ``environment``; yield their base URLs."""
+    with server_process_handles(count, environment, workdir) as handles:
+        yield [url for url, _ in handles]
+
+
+@contextmanager
+def server_process_handles(
+    count: int, environment: dict[str, str], workdir: Path
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """Like :func:`server_processes`, with each process (to kill one in a fault test)."""
     processes: list[subprocess.Popen[bytes]] = []
     urls = []
     env = {**os.environ, **environment}
@@ -54,7 +63,7 @@ def server_processes(count: int, environment: dict[str, str], workdir: Path) -> 
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):
             _wait_until_up(url, process)
-        yield urls
+        yield list(zip(urls, processes, strict=True))
     finally:
         for process in processes:
             process.terminate()
