@@ -1,5 +1,5 @@
 """The `attest` command: `attest verify android|apple-attestation|apple-assertion`, `attest serve`,
-`attest db upgrade`, `attest clients add|list|remove|load`, `attest keys rotate|list`."""
+`attest db upgrade`, `attest clients add|list|remove|load`, `attest keys rotate|list`, `attest mail send-pending`."""
 
 from __future__ import annotations
 

@@ -34,6 +34,9 @@ class CeremonyKind(StrEnum):
     REGISTRATION = "registration"
     AUTHENTICATION = "authentication"
     REMOVAL = "removal"
+    #: The registration of the one passkey a recovery session adds (fido.recovery): only that session
+    #: completes it, and a signed-in registration cannot consume it.
+    RECOVERY = "recovery"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Errors of the passkey package, in the `attest` hierarchy (:class:`attest.errors.AttestationError`).
 
-Three families, each with stable codes: ``webauthn.*`` (a ceremony response failed a check of WebAuthn
-Level 3 section 7), ``session.*`` (who is signed in) and ``passkey.*`` (accounts and their passkeys).
+Families, each with stable codes: ``webauthn.*`` (a ceremony response failed a check of WebAuthn Level 3
+section 7), ``session.*`` (who is signed in), ``passkey.*`` (accounts and their passkeys), ``email.*`` (the
+account's address, its verification and mail delivery) and ``recovery.*`` (getting back in by email).
 Every class docstring says what the check stops. ``message`` names the value that failed and never
 contains a secret (no challenge, session token or private material).
 """
@@ -292,3 +293,154 @@ class LoginTokenInvalid(AttestationError):
     or missing claims. Stops forged, replayed-after-expiry and cross-purpose tokens."""
 
     code = "login_token.invalid"
+
+
+# --- email: the account's email address and its verification -----------------------------------------
+
+
+class EmailError(AttestationError):
+    """An email address, or the proof of owning one, is refused."""
+
+    code = "email.error"
+
+
+class EmailInvalid(EmailError):
+    """The address is not a plain ``local@domain`` of RFC 5321 section 4.1.2 within the lengths of section
+    4.5.3.1 (ASCII only, no quoting, no comments): stops header injection and look-alike addresses before
+    anything is mailed or stored."""
+
+    code = "email.invalid"
+
+
+class EmailMissing(EmailError):
+    """The account has no email address and the request named none."""
+
+    code = "email.missing"
+
+
+class EmailAlreadyVerified(EmailError):
+    """This address is already the account's verified address: nothing to prove again."""
+
+    code = "email.already_verified"
+
+
+class EmailTaken(EmailError):
+    """Another account has verified this address. Reported only after the code or link proved that the
+    requester reads the mailbox (so it reveals nothing the mailbox owner does not know): one verified
+    address recovers exactly one account."""
+
+    code = "email.taken"
+
+
+class EmailNotRequested(EmailError):
+    """No verification of an address is pending for this account (none requested, or a newer one
+    replaced it)."""
+
+    code = "email.not_requested"
+
+
+class EmailCodeInvalid(EmailError):
+    """The code does not match the pending verification: stops guessing (each guess uses one of the five
+    attempts of NIST SP 800-63B section 5.2.2)."""
+
+    code = "email.code_invalid"
+
+
+class EmailCodeLocked(EmailError):
+    """Five wrong codes were tried for this verification (NIST SP 800-63B section 5.2.2): the code can no
+    longer be used; request a new one, or follow the link."""
+
+    code = "email.locked"
+
+
+class EmailTokenInvalid(EmailError):
+    """The link's token is not one we issued, or a newer verification replaced it: stops forged links."""
+
+    code = "email.token_invalid"
+
+
+class EmailSecretExpired(EmailError):
+    """The code or link is older than its lifetime: bounds the window for a leaked mail to be used."""
+
+    code = "email.expired"
+
+
+class EmailSecretUsed(EmailError):
+    """The code or link was already used: every secret is single use, which stops replay."""
+
+    code = "email.used"
+
+
+class MailDeliveryFailed(EmailError):
+    """A mail could not be handed to the SMTP server this time (connection refused, timeout, TLS failure,
+    4xx reply; RFC 5321 section 4.2.1): the outbox keeps it and retries later. Never an HTTP answer."""
+
+    code = "email.delivery_failed"
+
+
+class MailDeliveryRefused(MailDeliveryFailed):
+    """The SMTP server refused the mail for good (a 5xx reply to the sender or recipient, RFC 5321
+    section 4.2.1): retrying cannot help, so the outbox marks it failed and keeps it."""
+
+    code = "email.delivery_refused"
+
+
+# --- recovery: getting back in by proving the email address -------------------------------------------
+
+
+class RecoveryError(AttestationError):
+    """An account recovery step is refused."""
+
+    code = "recovery.error"
+
+
+class RecoveryCodeInvalid(RecoveryError):
+    """The email and code do not match a live recovery. One answer for every reason (unknown address,
+    unverified address, no recovery started, wrong code, expired, used, five wrong codes already):
+    stops the code path from telling which addresses have accounts. ``reason`` names the real cause
+    for the audit log only."""
+
+    code = "recovery.code_invalid"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RecoveryTokenInvalid(RecoveryError):
+    """The link's token is not one we issued, or a newer recovery replaced it: stops forged links."""
+
+    code = "recovery.token_invalid"
+
+
+class RecoveryExpired(RecoveryError):
+    """The recovery link is older than 15 minutes: bounds the window for a leaked mail to be used."""
+
+    code = "recovery.expired"
+
+
+class RecoveryUsed(RecoveryError):
+    """The recovery link was already used (or its code was): every recovery secret is single use."""
+
+    code = "recovery.used"
+
+
+class RecoverySessionRequired(RecoveryError):
+    """No live recovery session came with the request (absent, unknown, ended or expired): only a verified
+    recovery secret opens one."""
+
+    code = "recovery.session_required"
+
+
+class RecoveryPasskeyAdded(RecoveryError):
+    """This recovery session already added its one passkey: a recovery adds exactly one, so a stolen
+    recovery cookie cannot enrol more authenticators."""
+
+    code = "recovery.passkey_added"
+
+
+class RecoveryPasskeyMissing(RecoveryError):
+    """The other passkeys can be removed only after the recovery added a new one: stops a recovery from
+    leaving the account without any passkey."""
+
+    code = "recovery.passkey_missing"

@@ -3,7 +3,8 @@
 API (JSON; errors are problem+json with a stable ``code``, see attest/server/problems.py):
 
 * ``POST /v1/passkeys/registration/options`` ``{username, display_name}`` -> ``{ceremony_id, options}``:
-  a new account for a new username, or a passkey for the signed-in user's account.
+  a new account for a new username, a passkey for the signed-in user's account, or, with a recovery
+  session (fido/recovery_routes.py) and no sign-in, the one passkey that recovery adds to its account.
 * ``POST /v1/passkeys/registration/verify`` ``{ceremony_id, credential, label?}`` -> 201
   ``{credential_id}`` (and, for a new account, a session cookie).
 * ``POST /v1/passkeys/authentication/options`` ``{username?}`` -> ``{ceremony_id, options}``; without a
@@ -72,12 +73,15 @@ from fido.errors import (
     CredentialUnknown,
     LastPasskey,
     PasskeyNotFound,
+    RecoveryPasskeyAdded,
+    RecoverySessionRequired,
     SessionRequired,
     SignCountRegression,
     UnknownUser,
     UsernameTaken,
 )
 from fido.login_token import issue_login_token
+from fido.recovery import queue_passkey_added_mail, recovery_passkey_added
 from fido.registration import (
     CredentialDescriptor,
     UserEntity,
@@ -102,10 +106,12 @@ from fido.schemas import (
 )
 from fido.sessions import (
     CookiePolicy,
+    Recovering,
     SignedIn,
     end_session,
     end_sessions_of_passkey,
     new_token,
+    resolve_recovery_session,
     resolve_session,
     start_session,
     token_hash,
@@ -116,7 +122,13 @@ log = logging.getLogger("fido")
 
 PAGES = Path(__file__).resolve().parent / "pages"
 #: The page files served, by URL name: nothing else in the directory is reachable.
-_PAGES = {"sign-up": "sign-up.html", "sign-in": "sign-in.html", "manage": "manage.html"}
+_PAGES = {
+    "sign-up": "sign-up.html",
+    "sign-in": "sign-in.html",
+    "manage": "manage.html",
+    "recover": "recover.html",
+    "verify-email": "verify-email.html",
+}
 _ASSETS = {"passkeys.js": "text/javascript", "passkeys.css": "text/css"}
 #: Pages load their script and style from this origin only; nothing inline, no frames.
 PAGE_CSP = (
@@ -198,6 +210,12 @@ def _signed_in(request: Request, runtime: Runtime, config: PasskeyConfig) -> Sig
         return resolve_session(session, request.cookies.get(config.cookies.session_cookie), now=runtime.now())
 
 
+def _recovering(request: Request, runtime: Runtime, config: PasskeyConfig) -> Recovering | None:
+    """The browser's live recovery session (fido.recovery), or None."""
+    with runtime.sessions() as session:
+        return resolve_recovery_session(session, request.cookies.get(config.cookies.recovery_cookie), now=runtime.now())
+
+
 def signed_in_user(request: Request, runtime: RuntimeDep, config: Config) -> SignedIn:
     signed_in = _signed_in(request, runtime, config)
     if signed_in is None:
@@ -226,11 +244,14 @@ def _descriptors(passkeys: list[Passkey]) -> list[CredentialDescriptor]:
 def post_registration_options(
     body: RegistrationOptionsRequest, request: Request, response: Response, runtime: RuntimeDep, config: Config
 ) -> CeremonyOptions:
-    """Creation options for a new account's first passkey, or for another passkey of the signed-in user
-    (whose passkeys are excluded, so that one authenticator is not registered twice)."""
+    """Creation options for a new account's first passkey, for another passkey of the signed-in user
+    (whose passkeys are excluded, so that one authenticator is not registered twice), or for the passkey a
+    recovery session adds (user verification required whatever the settings say: it will be the
+    account's way in)."""
     settings, now = runtime.settings, runtime.now()
     username = normalize_username(body.username)
     signed_in = _signed_in(request, runtime, config)
+    recovering = _recovering(request, runtime, config) if signed_in is None else None
     binding = _binding(request, response, config)
     with runtime.sessions.begin() as session:
         if signed_in is not None:
@@ -247,6 +268,24 @@ def post_registration_options(
                 now=now,
                 ttl=settings.webauthn_ceremony_ttl,
                 require_user_verification=settings.webauthn_require_user_verification,
+                user_id=account.id,
+            )
+        elif recovering is not None:
+            account = find_account(session, user_id=recovering.user_id)
+            assert account is not None  # recovery sessions are deleted with their account
+            if account.username != username:
+                raise AccountMismatch(f"this recovery is for {account.username!r}; passkeys are added to that account")
+            if recovering.credential_id is not None:
+                raise RecoveryPasskeyAdded("this recovery already added a passkey; sign in with it")
+            user = UserEntity(id=account.user_handle, name=account.username, display_name=account.display_name)
+            exclude = _descriptors(passkeys_of(session, account.id))
+            ceremony = start_ceremony(
+                session,
+                kind=CeremonyKind.RECOVERY,
+                binding=binding,
+                now=now,
+                ttl=settings.webauthn_ceremony_ttl,
+                require_user_verification=True,
                 user_id=account.id,
             )
         else:
@@ -287,12 +326,16 @@ def post_registration_verify(
     audit = _audit(request, runtime, "passkey.register")
     credential = parse_registration_response(body.credential)
     label = clean_text(body.label, what="label") if body.label is not None else None
-    ceremony = _consume(request, runtime, config, body.ceremony_id, CeremonyKind.REGISTRATION)
+    signed_in = _signed_in(request, runtime, config)
+    recovering = _recovering(request, runtime, config) if signed_in is None else None
+    kind = CeremonyKind.RECOVERY if recovering is not None else CeremonyKind.REGISTRATION
+    ceremony = _consume(request, runtime, config, body.ceremony_id, kind)
     try:
-        if ceremony.user_id is not None:
-            signed_in = _signed_in(request, runtime, config)
-            if signed_in is None or signed_in.user_id != ceremony.user_id:
-                raise SessionRequired("adding a passkey needs the session that started the ceremony")
+        if recovering is not None:
+            if recovering.user_id != ceremony.user_id:
+                raise RecoverySessionRequired("adding this passkey needs the recovery session that started it")
+        elif ceremony.user_id is not None and (signed_in is None or signed_in.user_id != ceremony.user_id):
+            raise SessionRequired("adding a passkey needs the session that started the ceremony")
         verified = verify_registration(
             credential,
             challenge=ceremony.challenge,
@@ -310,8 +353,22 @@ def post_registration_verify(
                 label=label or _default_label(verified, now),
                 now=now,
             )
-            token = (
-                start_session(
+            token: str | None = None
+            if recovering is not None:
+                # Every other session ends; this browser is signed in with the new passkey (fido.recovery).
+                token = recovery_passkey_added(
+                    session,
+                    runtime.mail,
+                    recovering=recovering,
+                    account=account,
+                    passkey=passkey,
+                    user_verified=verified.user_verified,
+                    now=now,
+                    session_ttl=settings.passkey_session_ttl,
+                    rp_name=settings.rp_name,
+                )
+            elif ceremony.user_id is None:
+                token = start_session(
                     session,
                     user_id=account.id,
                     credential_id=passkey.credential_id,
@@ -319,13 +376,16 @@ def post_registration_verify(
                     now=now,
                     ttl=settings.passkey_session_ttl,
                 )
-                if ceremony.user_id is None
-                else None
-            )
+            else:
+                queue_passkey_added_mail(
+                    session, runtime.mail, account=account, now=now, recovered=False, rp_name=settings.rp_name
+                )
     except AttestationError as error:
         audit("invalid", error.code, subject=ceremony.user_id)
         raise
     audit("valid", subject=account.id)
+    if recovering is not None:
+        _audit(request, runtime, "recovery.passkey_added")("valid", subject=account.id)
     if token is not None:
         _set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
     _no_store(response)

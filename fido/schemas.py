@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CeremonyId = Annotated[str, Field(min_length=1, max_length=64)]
 Username = Annotated[str, Field(min_length=1, max_length=256)]
@@ -82,3 +82,89 @@ class PasskeyView(BaseModel):
 class PasskeyList(BaseModel):
     account: AccountView
     passkeys: list[PasskeyView]
+
+
+# --- email verification and recovery (fido/recovery_routes.py) -----------------------------------------
+
+#: Checked by fido.email_verification.normalize_email (254 octets at most); the bound here stops giant input.
+EmailText = Annotated[str, Field(min_length=1, max_length=320)]
+#: 8 digits as mailed; spaces and hyphens a user types are allowed.
+CodeText = Annotated[str, Field(min_length=1, max_length=32)]
+#: The link's token: base64url of 32 bytes (43 characters).
+TokenText = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class EmailVerificationRequest(_Request):
+    #: Absent: the account's current address (e.g. the email it signed up with).
+    email: EmailText | None = None
+
+
+class EmailConfirmRequest(_Request):
+    """Exactly one of ``code`` (signed in) and ``token`` (from the link)."""
+
+    code: CodeText | None = None
+    token: TokenText | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> EmailConfirmRequest:
+        if (self.code is None) == (self.token is None):
+            raise ValueError("send either code or token")
+        return self
+
+
+class RecoveryStartRequest(_Request):
+    email: EmailText
+
+
+class RecoveryVerifyRequest(_Request):
+    """``email`` and ``code`` (typed), or ``token`` (from the link)."""
+
+    email: EmailText | None = None
+    code: CodeText | None = None
+    token: TokenText | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RecoveryVerifyRequest:
+        by_code = self.email is not None and self.code is not None and self.token is None
+        by_token = self.token is not None and self.email is None and self.code is None
+        if not (by_code or by_token):
+            raise ValueError("send either email and code, or token")
+        return self
+
+
+class RecoveryCompleteRequest(_Request):
+    #: True: remove every passkey of the account except the one this recovery added.
+    remove_other_passkeys: bool
+
+
+class EmailVerificationStarted(BaseModel):
+    email: str
+    expires_in: int
+
+
+class EmailVerified(BaseModel):
+    email: str
+    email_verified: bool
+
+
+class RecoveryStarted(BaseModel):
+    """The same for every address, known or not."""
+
+    status: str
+    detail: str
+    expires_in: int
+
+
+class RecoveryView(BaseModel):
+    user_id: str
+    username: str
+    display_name: str
+    #: The recovery added its passkey; what is left is the choice about the other passkeys.
+    passkey_added: bool
+    #: Passkeys of the account other than the one this recovery added.
+    other_passkeys: int
+    expires_at: datetime
+
+
+class RecoveryCompleted(BaseModel):
+    removed_passkeys: int

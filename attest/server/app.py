@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -12,7 +15,9 @@ from attest.server.openapi import install_problem_openapi
 from attest.server.problems import install_problem_handlers
 from attest.server.routes import android, apple, challenge, debug, health, keys
 from attest.server.runtime import Runtime
+from fido import recovery_routes
 from fido import routes as fido_routes
+from fido.mail.outbox import SenderLoop
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -21,6 +26,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="attest",
         version=__version__,
         description="Device attestation (Android Key Attestation, Apple App Attest) and Client Attestation JWTs.",
+        lifespan=_mail_sender(runtime),
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -28,6 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in (health.router, challenge.router, android.router, apple.router, keys.router):
         app.include_router(router)
     app.include_router(fido_routes.router)  # passkeys: the API and its pages (fido/routes.py)
+    app.include_router(recovery_routes.router)  # email verification and account recovery (fido/recovery_routes.py)
     if not runtime.settings.is_production:
         app.include_router(debug.router)
     if runtime.settings.metrics_enabled:
@@ -47,3 +54,23 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, hsts=runtime.settings.issuer.startswith("https://"))
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _mail_sender(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """While the app is served, the mail outbox's sender loop runs in a thread of this process (fido.mail.outbox;
+    off with ``ATTEST_MAIL_SENDER_ENABLED=false``, then ``attest mail send-pending`` sends)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sender = None
+        if runtime.settings.mail_sender_enabled:
+            interval = runtime.settings.mail_send_interval.total_seconds()
+            sender = SenderLoop(runtime.mail, runtime.sessions, runtime.clock, interval=interval)
+            sender.start()
+        try:
+            yield
+        finally:
+            if sender is not None:
+                sender.stop()
+
+    return lifespan

@@ -1,4 +1,4 @@
-"""`attest serve`, `attest db upgrade`, `attest clients ...`, `attest keys ...`.
+"""`attest serve`, `attest db upgrade`, `attest clients ...`, `attest keys ...`, `attest mail send-pending`.
 
 They read the same settings as the service (``ATTEST_*`` environment variables or ``.env``)."""
 
@@ -26,7 +26,7 @@ from attest.server.clients import (
 )
 from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.log_format import configure_json_logging
-from attest.server.runtime import prepare_database
+from attest.server.runtime import build_runtime, prepare_database
 from attest.server.settings import Settings
 from attest.server.signing_keys import KeyEncryption, load_key_ring, rotate_key_ring
 
@@ -69,6 +69,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         handler=_keys_rotate
     )
     keys.add_parser("list", help="list signing keys and their states").set_defaults(handler=_keys_list)
+
+    mail = commands.add_parser("mail", help="the mail outbox").add_subparsers(dest="mail_command", required=True)
+    mail.add_parser(
+        "send-pending", help="send the queued mails that are due, once (exit 1 if any is left to retry or failed)"
+    ).set_defaults(handler=_mail_send_pending)
 
 
 def _settings() -> Settings:
@@ -207,6 +212,18 @@ def _keys_list(args: argparse.Namespace) -> int:
     for key in ring.keys if ring else ():
         print(f"{key.kid}  {key.alg}  {key.state.value}  created {key.created_at.isoformat()}")
     return 0
+
+
+def _mail_send_pending(args: argparse.Namespace) -> int:
+    settings = _settings()
+    prepare_database(settings)
+    try:
+        runtime = build_runtime(settings)
+    except AttestationError as exc:
+        raise UsageError(exc.message) from exc
+    report = runtime.mail.send_pending(runtime.sessions, now=runtime.now())
+    print(f"mail: {report.sent} sent, {report.retrying} left to retry, {report.failed} refused or expired")
+    return 0 if report.retrying == 0 and report.failed == 0 else 1
 
 
 def _validation_message(exc: ValidationError) -> str:

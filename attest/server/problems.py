@@ -57,6 +57,23 @@ _STATUS_BY_CLASS: tuple[tuple[type[AttestationError], int], ...] = (
     (fido_errors.UsernameTaken, 409),
     (fido_errors.AccountMismatch, 409),
     (fido_errors.LastPasskey, 409),
+    # email verification and recovery (fido/recovery_routes.py): unreadable addresses, unknown, expired and
+    # used links 400; a wrong code is a verification failure (403, below); conflicts 409.
+    (fido_errors.EmailInvalid, 400),
+    (fido_errors.EmailMissing, 400),
+    (fido_errors.EmailNotRequested, 400),
+    (fido_errors.EmailTokenInvalid, 400),
+    (fido_errors.EmailSecretExpired, 400),
+    (fido_errors.EmailSecretUsed, 400),
+    (fido_errors.EmailAlreadyVerified, 409),
+    (fido_errors.EmailTaken, 409),
+    (fido_errors.MailDeliveryFailed, 503),  # never raised by a request; here so it could not be a 403
+    (fido_errors.RecoveryTokenInvalid, 400),
+    (fido_errors.RecoveryExpired, 400),
+    (fido_errors.RecoveryUsed, 400),
+    (fido_errors.RecoverySessionRequired, 401),
+    (fido_errors.RecoveryPasskeyAdded, 409),
+    (fido_errors.RecoveryPasskeyMissing, 409),
     (service_errors.ServiceUnavailable, 503),
     (RateLimited, 429),
     (RevocationListUnavailable, 503),

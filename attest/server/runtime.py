@@ -27,6 +27,10 @@ from attest.server.play_integrity import PlayIntegrityDecoders
 from attest.server.rate_limit import RateLimiter
 from attest.server.settings import Settings
 from attest.server.signing_keys import KeyEncryption, KeyRingProvider, ensure_key_ring, has_development_keys
+from fido.email_secrets import KEY_PURPOSE as SECRET_KEY_PURPOSE
+from fido.email_secrets import SecretHasher
+from fido.mail.outbox import KEY_PURPOSE as OUTBOX_KEY_PURPOSE
+from fido.mail.outbox import Mailer
 
 Clock = Callable[[], datetime]
 
@@ -53,6 +57,10 @@ class Runtime:
     #: Each Android client's Play Integrity token decoder, built on first use.
     play_integrity: PlayIntegrityDecoders
     rate_limiter: RateLimiter
+    #: The mail outbox and its transport (fido.mail.outbox), for verification and recovery mails.
+    mail: Mailer
+    #: Keyed hashes of mailed one-time secrets (fido.email_secrets).
+    secret_hasher: SecretHasher
 
     def now(self) -> datetime:
         return self.clock()
@@ -92,12 +100,13 @@ def build_runtime(
             if settings.status_list_file is not None
             else HttpStatusListSource(settings.status_list_url, max_age=settings.status_list_max_age, clock=clock)
         )
+    encryption = KeyEncryption.from_settings(settings)
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
-        keys=KeyRingProvider(sessions, KeyEncryption.from_settings(settings)),
+        keys=KeyRingProvider(sessions, encryption),
         android_anchors=android_anchors,
         android_intermediates=IntermediateCache(),
         apple_anchors=apple_app_attestation_root() + _ec_anchors(test_pem),
@@ -107,6 +116,8 @@ def build_runtime(
         metrics=Metrics(),
         play_integrity=PlayIntegrityDecoders(production=settings.is_production, transport=play_integrity_transport),
         rate_limiter=RateLimiter(sessions),
+        mail=Mailer.from_settings(settings, encryption.derive(OUTBOX_KEY_PURPOSE)),
+        secret_hasher=SecretHasher(encryption.derive(SECRET_KEY_PURPOSE)),
     )
 
 

@@ -3,8 +3,8 @@
 Development is the default: SQLite in the working directory, a generated signing-key encryption key,
 console email, revocation best-effort. Production refuses to start unless every safety-relevant
 setting is explicit (:meth:`Settings.production_problems`): a configured key-encryption key, no SQLite
-unless allowed, revocation required. Test-only knobs (extra trust anchors, a fixed clock) are refused
-outright in production.
+unless allowed, revocation required, mail over SMTP with TLS (RFC 8314) and https links. Test-only knobs
+(extra trust anchors, a fixed clock) are refused outright in production.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from attest.android.revocation import GOOGLE_STATUS_LIST_URL, RevocationMode
+from fido.mail.smtp import is_loopback_host
 from fido.relying_party import apk_key_hash_origin, check_rp_id, is_insecure, web_origin
 
 
@@ -88,6 +91,36 @@ class Settings(BaseSettings):
     #: Lifetime of the signed login result handed to the authorization server.
     login_token_ttl: timedelta = Field(default=timedelta(minutes=2), gt=timedelta(0), le=timedelta(minutes=10))
 
+    # --- email: verification and account recovery (fido/email_verification.py, fido/recovery.py) ------
+    #: "console" prints every mail to standard output (development only); "smtp" delivers them.
+    email_backend: Literal["console", "smtp"] = "console"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    #: Never logged or printed (SecretStr); sent only over TLS, or to a relay on this host.
+    smtp_password: SecretStr | None = None
+    #: "starttls" (RFC 3207, usually port 587), "implicit" (RFC 8314 section 3.3, usually 465), or "none"
+    #: (a relay on this host; refused in production for any other host).
+    smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    #: PEM CA certificates for the SMTP server's certificate (a private relay); default: the system's.
+    smtp_ca_file: Path | None = None
+    smtp_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0), le=timedelta(minutes=5))
+    #: The From header (RFC 5322 section 3.6.2), e.g. ``Example <no-reply@example.com>``.
+    mail_from: str = "attest <no-reply@localhost>"
+    #: Base of the links in mails (``<public_url>/passkeys/recover#token=...``): where users open the pages.
+    public_url: str = "http://localhost:8000"
+    #: Send the outbox from every worker process (a background thread); false: only `attest mail send-pending`.
+    mail_sender_enabled: bool = True
+    #: How often the sender looks for mails queued by other workers or due for a retry.
+    mail_send_interval: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
+    #: Mails per hour to one address (recovery, verification): stops mail bombing and code farming.
+    rate_limit_mail_per_email: int = Field(default=5, ge=0)
+    #: Requests per hour from one client address to each recovery and email endpoint.
+    rate_limit_recovery_per_address: int = Field(default=30, ge=0)
+    #: `POST /v1/recovery/start` and `/verify` answer no sooner than this, whether or not the address has an
+    #: account (fido/recovery_routes.py): the answer's timing must not tell them apart.
+    recovery_response_floor: timedelta = Field(default=timedelta(milliseconds=250), ge=timedelta(0))
+
     # --- test knobs: refused in production ---------------------------------------------------
     #: PEM file of extra trust anchors (a test CA) added to the Android and Apple roots.
     test_trust_anchors_file: Path | None = None
@@ -122,6 +155,29 @@ class Settings(BaseSettings):
     @classmethod
     def _apk_key_hashes(cls, value: str) -> str:
         return ",".join(apk_key_hash_origin(item) for item in value.split(",") if item.strip())
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if address.count("@") != 1 or any(ord(c) < 32 or c == "\x7f" for c in value):
+            raise ValueError("mail_from must be an address, optionally with a display name: Name <a@b.example>")
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        text = value.strip().rstrip("/")
+        if "?" in text or "#" in text:
+            raise ValueError("public_url must be an http(s) URL without query or fragment")
+        web_origin(_origin_of(text))  # an http(s) scheme, a host, no credentials
+        return text
+
+    @model_validator(mode="after")
+    def _smtp_credentials_in_pairs(self) -> Settings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("set both ATTEST_SMTP_USERNAME and ATTEST_SMTP_PASSWORD, or neither")
+        return self
 
     @property
     def rp_origin_list(self) -> list[str]:
@@ -165,7 +221,20 @@ class Settings(BaseSettings):
         insecure = [origin for origin in self.rp_origin_list if is_insecure(origin)]
         if insecure:
             problems.append(f"ATTEST_RP_ORIGINS must be https:// in production (or localhost): {', '.join(insecure)}")
+        if self.email_backend == "console":
+            problems.append("ATTEST_EMAIL_BACKEND=console prints recovery codes; production needs smtp")
+        if self.email_backend == "smtp" and self.smtp_tls == "none" and not is_loopback_host(self.smtp_host):
+            problems.append("ATTEST_SMTP_TLS=none is allowed only for a relay on this host (localhost)")
+        if not self.public_url.startswith("https://"):
+            problems.append("ATTEST_PUBLIC_URL must be an https:// URL in production (recovery links carry secrets)")
+        elif self.rp_origin_list and web_origin(_origin_of(self.public_url)) not in self.rp_origin_list:
+            problems.append("ATTEST_PUBLIC_URL must be on one of ATTEST_RP_ORIGINS (its pages register passkeys)")
         return problems
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def decode_key(value: str) -> bytes:

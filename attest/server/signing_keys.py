@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +47,7 @@ class KeyEncryption:
         if len(key) != 32:
             raise KeyStoreError("the key-encryption key must be 32 bytes")
         self._aead = AESGCM(key)
+        self._key = key
         self.development = development
 
     @classmethod
@@ -54,6 +57,11 @@ class KeyEncryption:
         if settings.is_production:
             raise KeyStoreError("production needs ATTEST_SIGNING_KEY_ENCRYPTION_KEY")
         return cls(_development_key(settings.state_dir), development=True)
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for another purpose (HKDF-SHA256, RFC 5869, with ``purpose`` as info): one
+        configured secret, independent keys, none of them the key-encryption key itself."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(self._key)
 
     def seal(self, kid: str, plaintext: bytes) -> bytes:
         nonce = secrets.token_bytes(12)

@@ -1,4 +1,5 @@
-// The passkey pages: sign up, sign in (autofill, username-first, or a discoverable passkey), manage.
+// The passkey pages: sign up, sign in (autofill, username-first, or a discoverable passkey), manage, account
+// recovery by email ("lost your passkey?") and email verification by link.
 // Talks to the JSON API of fido/routes.py; WebAuthn options and credentials travel as the JSON forms of
 // WebAuthn Level 3 section 5.1.8. No framework, no inline script (the pages' CSP forbids it); text is
 // only ever put in the page with textContent.
@@ -33,6 +34,24 @@
     "passkey.username_taken": "That username is taken. If it is yours, sign in to add a passkey to it.",
     "passkey.unknown_user": "No account with passkeys has that username.",
     "session.required": "Please sign in first.",
+    "rate_limited": "Too many attempts. Please wait a while and try again.",
+    "email.invalid": "Please enter an email address such as name@example.com.",
+    "email.missing": "Enter the email address to confirm.",
+    "email.already_verified": "This address is already confirmed.",
+    "email.taken": "Another account already uses this address for recovery.",
+    "email.not_requested": "No confirmation is pending: send a code first.",
+    "email.code_invalid": "That code is wrong. Check the latest mail.",
+    "email.locked": "Too many wrong codes. Send a new code, or open the link in the mail.",
+    "email.expired": "This code or link expired. Send a new one.",
+    "email.used": "This code or link was already used.",
+    "email.token_invalid": "This link is not valid any more. Send a new confirmation mail.",
+    "recovery.code_invalid":
+      "That code does not work for this address. Check the address and the latest mail; after 5 wrong codes, use the link in the mail or ask for a new one.",
+    "recovery.token_invalid": "This recovery link is not valid any more. Ask for a new one.",
+    "recovery.expired": "This recovery link expired. Ask for a new one.",
+    "recovery.used": "This recovery link was already used. Ask for a new one.",
+    "recovery.session_required": "Your recovery expired. Please start again.",
+    "recovery.passkey_added": "This recovery already added a passkey. Sign in with it.",
   };
 
   const DOM_ERRORS = {
@@ -208,6 +227,8 @@
         show("Follow your browser's prompt to create a passkey…");
         await register(username, displayName, null);
         show("Your account and passkey are ready.", "ok");
+        // An email address as username: mail it a confirmation code (the manage page asks for it).
+        if (username.includes("@")) await api("POST", "/v1/email/verification", {}).catch(() => null);
         location.assign("/passkeys/manage");
       });
     });
@@ -298,6 +319,7 @@
     }
     account = listed.account;
     document.getElementById("account-name").textContent = account.display_name + " (" + account.username + ")";
+    showEmail();
     const list = document.getElementById("passkeys");
     const template = document.getElementById("passkey-item");
     list.replaceChildren();
@@ -332,8 +354,45 @@
     }
   }
 
+  function showEmail() {
+    const status = document.getElementById("email-status");
+    if (!account.email) status.textContent = "No recovery email yet: add one to be able to get back in without a passkey.";
+    else if (account.email_verified) status.textContent = account.email + " (confirmed)";
+    else status.textContent = account.email + " (not confirmed yet: enter the code we sent, or send a new one)";
+    document.getElementById("email-code-form").hidden = Boolean(account.email_verified) && !pendingEmail;
+    const input = document.getElementById("email");
+    if (!input.value) input.value = account.email || "";
+  }
+
+  let pendingEmail = null;
+
+  function emailForms() {
+    document.getElementById("email-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const email = document.getElementById("email").value.trim();
+      busy(document.getElementById("send-email-code"), async () => {
+        const sent = await api("POST", "/v1/email/verification", email ? { email } : {});
+        pendingEmail = sent.email;
+        document.getElementById("email-code-form").hidden = false;
+        show("We sent a code to " + sent.email + ". Enter it above, or open the link in the mail.", "ok");
+      });
+    });
+    document.getElementById("email-code-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = document.getElementById("email-code").value;
+      busy(document.getElementById("confirm-email"), async () => {
+        const confirmed = await api("POST", "/v1/email/verification/confirm", { code });
+        pendingEmail = null;
+        document.getElementById("email-code").value = "";
+        await load();
+        show(confirmed.email + " is confirmed as your recovery email.", "ok");
+      });
+    });
+  }
+
   function managePage() {
     busy(null, load);
+    emailForms();
     document.getElementById("add-form").addEventListener("submit", (event) => {
       event.preventDefault();
       if (!supported() || !account) return;
@@ -354,5 +413,124 @@
     });
   }
 
-  ({ "sign-up": signUpPage, "sign-in": signInPage, manage: managePage })[page]();
+  // --- lost your passkey? (account recovery by email) ----------------------------------------------
+
+  const RECOVERY = "/v1/recovery";
+  const STEPS = ["step-email", "step-code", "step-link", "step-passkey", "step-choice"];
+
+  function step(name) {
+    for (const id of STEPS) document.getElementById(id).hidden = id !== name;
+  }
+
+  // A mailed link carries its secret in the fragment (#token=...), which the browser never sends to a
+  // server; it is taken out of the address bar (and so out of the history) at once.
+  function takeToken() {
+    const token = new URLSearchParams(location.hash.slice(1)).get("token");
+    if (location.hash) history.replaceState(null, "", location.pathname);
+    return token;
+  }
+
+  function recovering(view) {
+    if (view.passkey_added) {
+      document.getElementById("recover-others").textContent = String(view.other_passkeys);
+      step("step-choice");
+    } else {
+      document.getElementById("recover-account").textContent = view.username;
+      step("step-passkey");
+    }
+    return view;
+  }
+
+  function recoverPage() {
+    let view = null;
+    let email = null;
+    const token = takeToken();
+    if (token) {
+      step("step-link");
+    } else {
+      api("GET", RECOVERY + "/session")
+        .then((current) => (view = recovering(current)))
+        .catch(() => step("step-email"));
+    }
+    document.getElementById("recover-start-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      email = document.getElementById("recover-email").value.trim();
+      busy(document.getElementById("recover-start"), async () => {
+        await api("POST", RECOVERY + "/start", { email });
+        document.getElementById("recover-sent-to").textContent = email;
+        show("");
+        step("step-code");
+        document.getElementById("recover-code").focus();
+      });
+    });
+    document.getElementById("recover-again").addEventListener("click", () => {
+      show("");
+      step("step-email");
+    });
+    document.getElementById("recover-code-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = document.getElementById("recover-code").value;
+      busy(document.getElementById("recover-verify"), async () => {
+        view = recovering(await api("POST", RECOVERY + "/verify", { email, code }));
+        show("");
+      });
+    });
+    document.getElementById("recover-link-continue").addEventListener("click", () => {
+      busy(document.getElementById("recover-link-continue"), async () => {
+        view = recovering(await api("POST", RECOVERY + "/verify", { token }));
+        show("");
+      });
+    });
+    document.getElementById("recover-register").addEventListener("click", () => {
+      if (!supported() || !view) return;
+      const label = document.getElementById("recover-label").value.trim();
+      busy(document.getElementById("recover-register"), async () => {
+        show("Follow your browser's prompt to create a passkey…");
+        await register(view.username, view.display_name, label || null);
+        view = await api("GET", RECOVERY + "/session");
+        if (view.other_passkeys > 0) {
+          show("New passkey added.", "ok");
+          recovering(view);
+        } else {
+          await api("POST", RECOVERY + "/complete", { remove_other_passkeys: false });
+          location.assign("/passkeys/manage");
+        }
+      });
+    });
+    for (const [id, remove] of [["remove-others", true], ["keep-others", false]]) {
+      document.getElementById(id).addEventListener("click", () => {
+        busy(document.getElementById(id), async () => {
+          await api("POST", RECOVERY + "/complete", { remove_other_passkeys: remove });
+          location.assign("/passkeys/manage");
+        });
+      });
+    }
+  }
+
+  // --- email verification by link --------------------------------------------------------------------
+
+  function verifyEmailPage() {
+    const token = takeToken();
+    const button = document.getElementById("verify-email-continue");
+    if (!token) {
+      button.hidden = true;
+      show("This page is opened from the link in a confirmation mail.", "error");
+      return;
+    }
+    button.addEventListener("click", () => {
+      busy(button, async () => {
+        const confirmed = await api("POST", "/v1/email/verification/confirm", { token });
+        button.hidden = true;
+        show(confirmed.email + " is confirmed as your recovery email.", "ok");
+      });
+    });
+  }
+
+  ({
+    "sign-up": signUpPage,
+    "sign-in": signInPage,
+    manage: managePage,
+    recover: recoverPage,
+    "verify-email": verifyEmailPage,
+  })[page]();
 })();

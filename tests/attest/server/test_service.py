@@ -147,6 +147,9 @@ def production(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
         "signing_key_encryption_key": base64.b64encode(b"k" * 32).decode(),
         "revocation": "required",
         "allow_sqlite_in_production": True,
+        "email_backend": "smtp",
+        "smtp_host": "smtp.attest.example",
+        "public_url": "https://attest.example",
     }
     values.update(overrides)
     return make_settings(database_url, tmp_path, **values)
