@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 
 from attest.errors import AttestationError
 from attest.server.audit import RequestAudit
-from attest.server.routes.dependencies import request_id_of, runtime_of
+from attest.server.routes.dependencies import limit_per_address, request_id_of, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.settings import Settings
 from fido import base64url
@@ -248,6 +248,7 @@ def post_registration_options(
     (whose passkeys are excluded, so that one authenticator is not registered twice), or for the passkey a
     recovery session adds (user verification required whatever the settings say: it will be the
     account's way in)."""
+    limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
     username = normalize_username(body.username)
     signed_in = _signed_in(request, runtime, config)
@@ -322,6 +323,7 @@ def post_registration_options(
 def post_registration_verify(
     body: RegistrationVerifyRequest, request: Request, response: Response, runtime: RuntimeDep, config: Config
 ) -> RegistrationResult:
+    limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
     audit = _audit(request, runtime, "passkey.register")
     credential = parse_registration_response(body.credential)
@@ -430,6 +432,7 @@ def post_authentication_options(
 ) -> CeremonyOptions:
     """Request options: username-first (allowCredentials lists the account's passkeys) or, without a
     username, discoverable (empty allowCredentials; the page may use conditional mediation)."""
+    limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
     binding = _binding(request, response, config)
     allow: list[CredentialDescriptor] = []
@@ -467,6 +470,7 @@ def post_authentication_verify(
     body: AuthenticationVerifyRequest, request: Request, response: Response, runtime: RuntimeDep, config: Config
 ) -> LoginResponse:
     """Verify the assertion, then start a session and sign the login result for the authorization server."""
+    limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
     audit = _audit(request, runtime, "passkey.sign_in")
     credential = parse_authentication_response(body.credential)
