@@ -40,6 +40,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations and create the signing keys").set_defaults(handler=_db_upgrade)
+    db.add_parser(
+        "purge", help="delete challenges and passkey ceremonies expired for over an hour (run from cron)"
+    ).set_defaults(handler=_db_purge)
 
     clients = commands.add_parser("clients", help="registered clients").add_subparsers(
         dest="clients_command", required=True
@@ -112,6 +115,21 @@ def _serve(args: argparse.Namespace) -> int:
 def _db_upgrade(args: argparse.Namespace) -> int:
     prepare_database(_settings())
     print("database is up to date; signing keys are in place")
+    return 0
+
+
+def _db_purge(args: argparse.Namespace) -> int:
+    from attest.server.challenges import purge_expired as purge_challenges
+    from fido.ceremonies import purge_expired as purge_ceremonies
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    now = _now(settings)
+    with make_sessionmaker(engine).begin() as session:
+        challenges = purge_challenges(session, now=now)
+        ceremonies = purge_ceremonies(session, now=now)
+    print(f"deleted {challenges} expired challenges and {ceremonies} expired passkey ceremonies")
     return 0
 
 

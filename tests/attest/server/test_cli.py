@@ -110,3 +110,10 @@ def test_key_rotation(environment: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert f"active key {next_kid}" in out
     _, after, _ = run(capsys, "keys", "list")
     assert sorted(line.split()[2] for line in after.splitlines()) == ["active", "next", "retired"]
+
+
+def test_db_purge(environment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "db", "upgrade")[0] == 0
+    code, out, _ = run(capsys, "db", "purge")
+    assert code == 0
+    assert out.startswith("deleted 0 expired challenges")
