@@ -161,6 +161,17 @@ def consume_ceremony(
     raise ChallengeExpired(f"the ceremony expired at {stored.expires_at.isoformat()}; start a new one")
 
 
+def use_up_ceremony(session: Session, ceremony_id: str, *, now: datetime) -> None:
+    """Mark a ceremony that was consumed in a transaction that then rolled back (its verification failed)
+    as used, so that a failed attempt still spends it."""
+    session.execute(
+        update(WebAuthnCeremony)
+        .where(WebAuthnCeremony.ceremony_id == ceremony_id, WebAuthnCeremony.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def purge_expired(session: Session, *, now: datetime, keep: timedelta = timedelta(hours=1)) -> int:
     """Delete ceremonies expired for longer than ``keep`` (housekeeping)."""
     return affected_rows(session.execute(delete(WebAuthnCeremony).where(WebAuthnCeremony.expires_at < now - keep)))

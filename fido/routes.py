@@ -41,6 +41,7 @@ from attest.server.audit import RequestAudit
 from attest.server.routes.dependencies import limit_per_address, request_id_of, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.settings import Settings
+from attest.server.verdict_transaction import FailureAction, VerdictTransaction, verdict_transaction
 from fido import base64url
 from fido.attestation import AttestationPolicy
 from fido.authentication import (
@@ -50,7 +51,7 @@ from fido.authentication import (
     parse_authentication_response,
     verify_authentication,
 )
-from fido.ceremonies import Ceremony, CeremonyKind, consume_ceremony, start_ceremony
+from fido.ceremonies import Ceremony, CeremonyKind, consume_ceremony, start_ceremony, use_up_ceremony
 from fido.credentials import (
     Account,
     Passkey,
@@ -474,60 +475,51 @@ def post_authentication_verify(
     settings, now = runtime.settings, runtime.now()
     audit = _audit(request, runtime, "passkey.sign_in")
     credential = parse_authentication_response(body.credential)
-    ceremony = _consume(request, runtime, config, body.ceremony_id, CeremonyKind.AUTHENTICATION)
-    subject = ceremony.user_id
-    try:
-        passkey, account = _assertion_passkey(runtime, credential.credential_id)
-        subject = account.id
-        verified = _verify_assertion(runtime, config, credential, passkey, account, ceremony)
-        previous = request.cookies.get(config.cookies.session_cookie)
-        with runtime.sessions.begin() as session:
-            record_sign_in(session, passkey, verified, now=now)
-            if previous:
-                end_session(session, token_hash(previous), now=now)
-            token = start_session(
-                session,
-                user_id=account.id,
-                credential_id=passkey.credential_id,
-                user_verified=verified.user_verified,
-                now=now,
-                ttl=settings.passkey_session_ttl,
-            )
-        login_token = issue_login_token(
-            key=runtime.keys.ring().active(),
-            issuer=settings.issuer,
+    previous = request.cookies.get(config.cookies.session_cookie)
+    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+        ceremony = _consume_in(transaction, request, config, body.ceremony_id, CeremonyKind.AUTHENTICATION)
+        transaction.subject = ceremony.user_id
+        transaction.on_failure(_suspected_clone(request, runtime, transaction))
+        passkey, account = _assertion_passkey(transaction.session, credential.credential_id)
+        transaction.subject = account.id
+        verified = _verify_assertion(transaction.session, config, credential, passkey, account, ceremony)
+        record_sign_in(transaction.session, passkey, verified, now=now)
+        if previous:
+            end_session(transaction.session, token_hash(previous), now=now)
+        token = start_session(
+            transaction.session,
             user_id=account.id,
             credential_id=passkey.credential_id,
-            backup_eligible=verified.backup_eligible,
-            auth_time=now,
-            ttl=settings.login_token_ttl,
+            user_verified=verified.user_verified,
             now=now,
+            ttl=settings.passkey_session_ttl,
         )
-    except SignCountRegression as error:
-        _suspect_clone(request, runtime, subject, error)
-        audit("invalid", error.code, subject=subject)
-        raise
-    except AttestationError as error:
-        audit("invalid", error.code, subject=subject)
-        raise
+    login_token = issue_login_token(
+        key=runtime.keys.ring().active(),
+        issuer=settings.issuer,
+        user_id=account.id,
+        credential_id=passkey.credential_id,
+        backup_eligible=verified.backup_eligible,
+        auth_time=now,
+        ttl=settings.login_token_ttl,
+        now=now,
+    )
     if verified.backup_state_changed:
         _audit(request, runtime, "passkey.backup_state_changed")("info", subject=account.id)
-    audit("valid", subject=account.id)
     _set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
     _no_store(response)
     return LoginResponse(login_token=login_token, user_id=account.id)
 
 
-def _assertion_passkey(runtime: Runtime, credential_id: bytes) -> tuple[Passkey, Account]:
-    with runtime.sessions() as session:
-        found = find_passkey(session, credential_id)
+def _assertion_passkey(session: Session, credential_id: bytes) -> tuple[Passkey, Account]:
+    found = find_passkey(session, credential_id)
     if found is None:
         raise CredentialUnknown("this passkey is not registered here (it may have been removed)")
     return found
 
 
 def _verify_assertion(
-    runtime: Runtime,
+    session: Session,
     config: PasskeyConfig,
     credential: AuthenticationResponse,
     passkey: Passkey,
@@ -538,9 +530,8 @@ def _verify_assertion(
     allowed: list[bytes] = []
     expected_handle = None
     if ceremony.user_id is not None:
-        with runtime.sessions() as session:
-            identified = find_account(session, user_id=ceremony.user_id)
-            allowed = [item.credential_id for item in passkeys_of(session, ceremony.user_id)]
+        identified = find_account(session, user_id=ceremony.user_id)
+        allowed = [item.credential_id for item in passkeys_of(session, ceremony.user_id)]
         if identified is None or identified.id != account.id:
             raise CredentialNotAllowed("the passkey used belongs to another account than the one signing in")
         expected_handle = identified.user_handle
@@ -555,9 +546,32 @@ def _verify_assertion(
     )
 
 
-def _suspect_clone(request: Request, runtime: Runtime, subject: str | None, error: AttestationError) -> None:
-    log.warning("possible cloned authenticator: account=%s reason=%s", subject, error.message)
-    _audit(request, runtime, "passkey.clone_suspected")("invalid", error.code, subject=subject)
+def _suspected_clone(request: Request, runtime: Runtime, transaction: VerdictTransaction) -> FailureAction:
+    """A failure action: a signature counter that went backwards is also audited as a suspected clone."""
+
+    def record_suspected_clone(session: Session, error: AttestationError) -> None:
+        if isinstance(error, SignCountRegression):
+            log.warning("possible cloned authenticator: account=%s reason=%s", transaction.subject, error.message)
+            clone = _audit(request, runtime, "passkey.clone_suspected")
+            clone.record_in(session, "invalid", error.code, subject=transaction.subject)
+            clone.publish("invalid", error.code, subject=transaction.subject)
+
+    return record_suspected_clone
+
+
+def _consume_in(
+    transaction: VerdictTransaction, request: Request, config: PasskeyConfig, ceremony_id: str, kind: CeremonyKind
+) -> Ceremony:
+    """Consume the ceremony in the request's transaction; should a later check fail, it is used up all the same."""
+    ceremony = consume_ceremony(
+        transaction.session,
+        ceremony_id,
+        kind=kind,
+        binding=request.cookies.get(config.cookies.binding_cookie),
+        now=transaction.now,
+    )
+    transaction.on_failure(lambda session, _error: use_up_ceremony(session, ceremony_id, now=transaction.now))
+    return ceremony
 
 
 def _consume(
@@ -665,26 +679,19 @@ def delete_passkey(
     now = runtime.now()
     audit = _audit(request, runtime, "passkey.remove")
     credential = parse_authentication_response(body.credential)
-    ceremony = _consume(request, runtime, config, body.ceremony_id, CeremonyKind.REMOVAL)
-    try:
+    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+        transaction.subject = signed_in.user_id
+        ceremony = _consume_in(transaction, request, config, body.ceremony_id, CeremonyKind.REMOVAL)
+        transaction.on_failure(_suspected_clone(request, runtime, transaction))
         if ceremony.user_id != signed_in.user_id or ceremony.credential_id != target:
             raise ChallengeUnknown("this ceremony confirms the removal of another passkey")
-        passkey, account = _assertion_passkey(runtime, credential.credential_id)
-        verified = _verify_assertion(runtime, config, credential, passkey, account, ceremony)
-        with runtime.sessions.begin() as session:
-            record_sign_in(session, passkey, verified, now=now)
-            remove_passkey(session, user_id=signed_in.user_id, credential_id=target)
-            end_sessions_of_passkey(
-                session, user_id=signed_in.user_id, credential_id=target, keep=signed_in.token_hash, now=now
-            )
-    except SignCountRegression as error:
-        _suspect_clone(request, runtime, signed_in.user_id, error)
-        audit("invalid", error.code, subject=signed_in.user_id)
-        raise
-    except AttestationError as error:
-        audit("invalid", error.code, subject=signed_in.user_id)
-        raise
-    audit("valid", subject=signed_in.user_id)
+        passkey, account = _assertion_passkey(transaction.session, credential.credential_id)
+        verified = _verify_assertion(transaction.session, config, credential, passkey, account, ceremony)
+        record_sign_in(transaction.session, passkey, verified, now=now)
+        remove_passkey(transaction.session, user_id=signed_in.user_id, credential_id=target)
+        end_sessions_of_passkey(
+            transaction.session, user_id=signed_in.user_id, credential_id=target, keep=signed_in.token_hash, now=now
+        )
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -26,7 +27,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="attest",
         version=__version__,
         description="Device attestation (Android Key Attestation, Apple App Attest) and Client Attestation JWTs.",
-        lifespan=_mail_sender(runtime),
+        lifespan=_lifespan(runtime),
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -56,12 +57,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
-def _mail_sender(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """While the app is served, the mail outbox's sender loop runs in a thread of this process (fido.mail.outbox;
-    off with ``ATTEST_MAIL_SENDER_ENABLED=false``, then ``attest mail send-pending`` sends)."""
+def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """While the app is served, its thread pool is sized to ``worker_threads``, and the mail outbox's sender
+    loop runs in a thread of this process (fido.mail.outbox; off with ``ATTEST_MAIL_SENDER_ENABLED=false``,
+    then ``attest mail send-pending`` sends)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The handlers run in AnyIO's thread pool: as many at once as the database pool has connections.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = runtime.settings.worker_threads
         sender = None
         if runtime.settings.mail_sender_enabled:
             interval = runtime.settings.mail_send_interval.total_seconds()

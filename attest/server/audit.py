@@ -14,46 +14,13 @@ from attest.server.metrics import Metrics
 log = logging.getLogger("attest.audit")
 
 
-def record(
-    session: Session,
-    *,
-    at: datetime,
-    event: str,
-    outcome: str,
-    client_id: str | None = None,
-    platform: str | None = None,
-    code: str | None = None,
-    request_id: str | None = None,
-    subject: str | None = None,
-) -> None:
-    session.add(
-        AuditEvent(
-            at=at,
-            event=event,
-            outcome=outcome,
-            client_id=client_id,
-            platform=platform,
-            code=code,
-            request_id=request_id,
-            subject=subject,
-        )
-    )
-    log.info(
-        "audit event=%s outcome=%s client=%s platform=%s code=%s request=%s subject=%s",
-        event,
-        outcome,
-        client_id,
-        platform,
-        code,
-        request_id,
-        subject,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class RequestAudit:
-    """The audit trail of one request: ``audit("valid")`` or ``audit("invalid", error.code)`` records an
-    event in a transaction of its own, so that it is kept whether or not the request's work was."""
+    """The audit trail of one request. ``audit("valid")`` or ``audit("invalid", error.code)`` records the
+    event in a transaction of its own, so that it is kept whether or not the request's work was.
+    :meth:`record_in` adds it to the request's own transaction instead (see
+    :mod:`attest.server.verdict_transaction`); :meth:`publish` then logs and counts it, once the
+    transaction that holds it has committed."""
 
     sessions: sessionmaker[Session]
     at: datetime
@@ -64,11 +31,14 @@ class RequestAudit:
     metrics: Metrics | None = None
 
     def __call__(self, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
-        if self.metrics is not None:
-            self.metrics.verdict(self.event, outcome, code)
         with self.sessions.begin() as session:
-            record(
-                session,
+            self.record_in(session, outcome, code, subject=subject)
+        self.publish(outcome, code, subject=subject)
+
+    def record_in(self, session: Session, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
+        """Add the event to ``session``'s transaction: it is stored only if that transaction commits."""
+        session.add(
+            AuditEvent(
                 at=self.at,
                 event=self.event,
                 outcome=outcome,
@@ -78,3 +48,19 @@ class RequestAudit:
                 request_id=self.request_id,
                 subject=subject,
             )
+        )
+
+    def publish(self, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
+        """Log the stored event (``attest.audit``) and count it in the metrics."""
+        if self.metrics is not None:
+            self.metrics.verdict(self.event, outcome, code)
+        log.info(
+            "audit event=%s outcome=%s client=%s platform=%s code=%s request=%s subject=%s",
+            self.event,
+            outcome,
+            self.client_id,
+            self.platform,
+            code,
+            self.request_id,
+            subject,
+        )

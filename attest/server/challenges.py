@@ -105,6 +105,22 @@ def consume_challenge(session: Session, value: str, *, client_id: str, purpose: 
     raise ChallengeExpired(f"the challenge expired at {row.expires_at.isoformat()}")
 
 
+def use_up_challenge(session: Session, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> None:
+    """Mark the challenge used if it still is usable (after a failed attempt whose transaction rolled back
+    its consumption; see :mod:`attest.server.verdict_transaction`)."""
+    session.execute(
+        update(Challenge)
+        .where(
+            Challenge.challenge_hash == _hash(value),
+            Challenge.client_id == client_id,
+            Challenge.purpose == purpose.value,
+            Challenge.consumed_at.is_(None),
+        )
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def purge_expired(session: Session, *, now: datetime, keep: timedelta = timedelta(hours=1)) -> int:
     """Delete challenges expired for longer than ``keep`` (housekeeping)."""
     result = session.execute(delete(Challenge).where(Challenge.expires_at < now - keep))

@@ -10,13 +10,16 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from attest.android.play_integrity.remote import API_BASE_URL as PLAY_INTEGRITY_API_BASE_URL
 from attest.server.db.engine import affected_rows
@@ -221,6 +224,56 @@ def get_client(session: Session, client_id: str, *, platform: str | None = None)
     if platform is not None and client.platform != platform:
         raise ClientPlatformMismatch(f"client {client_id!r} is registered for {client.platform}, not {platform}")
     return client
+
+
+class ClientDirectory:
+    """Registered clients as one worker process sees them: a client read from the database is kept for
+    ``ttl`` seconds (at most ``max_entries`` of them), so that the request path does not read and
+    validate its configuration on every request. Unknown client ids are never remembered (they are
+    looked up each time, and cannot fill the cache). ``ttl`` 0 reads on every call."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        ttl: float,
+        max_entries: int = 1024,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, RegisteredClient]] = {}
+
+    def get(self, client_id: str, *, platform: str | None = None) -> RegisteredClient:
+        """The client (``client.unknown`` when none is registered; ``client.platform_mismatch`` when it is
+        registered for another platform than ``platform``)."""
+        client = self._remembered(client_id)
+        if client is None:
+            with self._sessions() as session:
+                client = get_client(session, client_id)
+            self._remember(client)
+        if platform is not None and client.platform != platform:
+            raise ClientPlatformMismatch(f"client {client_id!r} is registered for {client.platform}, not {platform}")
+        return client
+
+    def _remembered(self, client_id: str) -> RegisteredClient | None:
+        with self._lock:
+            entry = self._entries.get(client_id)
+        if entry is None or self._monotonic() - entry[0] >= self._ttl:
+            return None
+        return entry[1]
+
+    def _remember(self, client: RegisteredClient) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._entries.pop(client.client_id, None)
+            if len(self._entries) >= self._max_entries:
+                self._entries.pop(next(iter(self._entries)))  # the oldest insertion
+            self._entries[client.client_id] = (self._monotonic(), client)
 
 
 def debug_secret_hash_of(session: Session, client_id: str) -> str | None:

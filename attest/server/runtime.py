@@ -19,7 +19,7 @@ from attest.apple.chain import IntermediateCache as AppleIntermediateCache
 from attest.apple.chain import TrustAnchor as AppleTrustAnchor
 from attest.apple.policy import apple_app_attestation_root
 from attest.errors import ConfigurationError
-from attest.server.clients import has_debug_clients
+from attest.server.clients import ClientDirectory, has_debug_clients
 from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.db.migrate import upgrade
 from attest.server.metrics import Metrics
@@ -45,6 +45,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    #: Registered clients, kept for ``settings.client_cache_seconds``.
+    clients: ClientDirectory
     keys: KeyRingProvider
     android_anchors: TrustAnchors
     android_intermediates: IntermediateCache
@@ -82,7 +84,7 @@ def build_runtime(
     problems = settings.production_problems()
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.worker_threads)
     sessions = make_sessionmaker(engine)
     if settings.is_production:
         _refuse_development_state(sessions)
@@ -106,6 +108,7 @@ def build_runtime(
         engine=engine,
         sessions=sessions,
         clock=clock,
+        clients=ClientDirectory(sessions, ttl=settings.client_cache_seconds),
         keys=KeyRingProvider(sessions, encryption),
         android_anchors=android_anchors,
         android_intermediates=IntermediateCache(),

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     rate_limit_per_address: int = Field(default=120, ge=0)
     #: Debug-attest attempts per minute for one debug client (guards its secret against guessing).
     rate_limit_debug_per_client: int = Field(default=30, ge=0)
+    #: Requests one worker process handles at once (its thread pool); also the size of its database
+    #: connection pool, so that a request never waits for, nor opens, a connection under load.
+    worker_threads: int = Field(default=16, ge=1, le=256)
+    #: How long a worker keeps a registered client's configuration before reading it again (seconds;
+    #: 0: on every request). A change made with ``attest clients`` reaches every worker within this time.
+    client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     revocation: RevocationMode = RevocationMode.BEST_EFFORT
     status_list_url: str = GOOGLE_STATUS_LIST_URL

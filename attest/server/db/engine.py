@@ -17,13 +17,20 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 16) -> Engine:
+    """An engine for ``url``. Server databases get a pool of ``pool_size`` connections kept open (size it
+    to the worker's thread pool) plus a few overflow ones for work outside requests (the key ring
+    refresh, the mail sender). No pre-ping round trip per checkout: a connection found dead raises
+    ``OperationalError`` (a 503 for that request), and SQLAlchemy then discards the pool's stale
+    connections, so one request per process sees a database restart."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url.rstrip("/").endswith(":memory:") or url.rstrip("/") == "sqlite:"
+        pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": 8}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
+    return create_engine(url, pool_size=pool_size, max_overflow=8, pool_recycle=1800)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

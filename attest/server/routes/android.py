@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Request
 from attest.android.key_description import SecurityLevel
 from attest.android.policy import AndroidPolicy, AppIdentityPolicy
 from attest.android.verify import verify_android_attestation
-from attest.errors import AttestationError
-from attest.server.challenges import Purpose, consume_challenge
-from attest.server.clients import AndroidClientConfig, get_client
+from attest.server.challenges import Purpose
+from attest.server.clients import AndroidClientConfig
 from attest.server.issuance import issue_token
 from attest.server.play_integrity import check_play_integrity, claim_of
 from attest.server.routes.dependencies import limit_per_address, request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AndroidAttestRequest, TokenResponse, decode_base64
+from attest.server.verdict_transaction import verdict_transaction
 from attest.tokens.client_attestation import AttestationVerdict
 
 router = APIRouter(tags=["attest"])
@@ -41,21 +41,21 @@ def attest_android(
     limit_per_address(request, runtime, "attest")
     chain = [decode_base64(item, f"certificate_chain[{index}]") for index, item in enumerate(body.certificate_chain)]
     now = runtime.now()
-    with runtime.sessions.begin() as session:
-        client = get_client(session, body.client_id, platform="android")
-        challenge = consume_challenge(
-            session, body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now
-        )
-    assert isinstance(client.config, AndroidClientConfig)
-    audit = request_audit(request, runtime, event="attest.android", client_id=client.client_id, platform="android")
-    try:
+    status_list = runtime.status_list.current()  # may fetch: before the transaction opens
+    audit = request_audit(request, runtime, event="attest.android", client_id=body.client_id, platform="android")
+    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+        client = runtime.clients.get(body.client_id, platform="android")
+        assert isinstance(client.config, AndroidClientConfig)
+        challenge = transaction.consume_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
         result = verify_android_attestation(
             chain,
             policy_for(client.config, challenge, runtime),
             at=now,
-            status_list=runtime.status_list.current(),
+            status_list=status_list,
             intermediate_cache=runtime.android_intermediates,
         )
+        # A remote Play Integrity decode holds this request's pooled connection while Google answers;
+        # the pool is as large as the worker's thread pool, so other requests do not wait for it.
         integrity = check_play_integrity(
             client.config,
             body.integrity_token,
@@ -64,24 +64,15 @@ def attest_android(
             decoders=runtime.play_integrity,
             at=now,
         )
-        token = issue_token(
-            runtime,
-            client,
-            result.public_key_jwk,
-            AttestationVerdict(
-                platform="android",
-                security_level=_LEVEL_CLAIM[result.keymint_security_level],
-                environment=None,
-                app_checked=result.app_checked,
-                revocation_checked=result.revocation.checked,
-                play_integrity=claim_of(integrity),
-            ),
-        )
-    except AttestationError as error:
-        audit("invalid", error.code)
-        raise
-    audit("valid")
-    return token
+    verdict = AttestationVerdict(
+        platform="android",
+        security_level=_LEVEL_CLAIM[result.keymint_security_level],
+        environment=None,
+        app_checked=result.app_checked,
+        revocation_checked=result.revocation.checked,
+        play_integrity=claim_of(integrity),
+    )
+    return issue_token(runtime, client, result.public_key_jwk, verdict)
 
 
 def policy_for(config: AndroidClientConfig, challenge: bytes, runtime: Runtime) -> AndroidPolicy:

@@ -12,16 +12,16 @@ from fastapi import APIRouter, Depends, Request
 from attest.apple.assertion import verify_apple_assertion
 from attest.apple.attestation import verify_apple_attestation
 from attest.apple.policy import AppAttestApp, AppAttestPolicy, Environment
-from attest.errors import AttestationError
 from attest.server.app_attest_keys import advance_counter, load_key, store_attested_key
 from attest.server.apple_client_data import parse_apple_client_data
-from attest.server.challenges import Purpose, consume_challenge
-from attest.server.clients import AppleClientConfig, RegisteredClient, get_client
+from attest.server.challenges import Purpose
+from attest.server.clients import AppleClientConfig, RegisteredClient
 from attest.server.errors import RequestMalformed
 from attest.server.issuance import issue_token
 from attest.server.routes.dependencies import limit_per_address, request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import AppleAssertionRequest, AppleAttestRequest, TokenResponse, decode_base64
+from attest.server.verdict_transaction import verdict_transaction
 from attest.tokens.client_attestation import AttestationVerdict
 
 router = APIRouter(tags=["attest"])
@@ -37,13 +37,10 @@ def attest_apple(
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
     audit = request_audit(request, runtime, event="attest.apple", client_id=body.client_id, platform="apple")
-    try:
+    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
-        with runtime.sessions.begin() as session:
-            client = get_client(session, body.client_id, platform="apple")
-            consume_challenge(
-                session, client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now
-            )
+        client = runtime.clients.get(body.client_id, platform="apple")
+        transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
         attested = verify_apple_attestation(
             attestation,
             key_id=key_id,
@@ -52,14 +49,8 @@ def attest_apple(
             at=now,
             cache=runtime.apple_intermediates,
         )
-        with runtime.sessions.begin() as session:
-            store_attested_key(session, attested, client_id=client.client_id, risk_metric=None, now=now)
-        token = issue_token(runtime, client, client_data.jwk, _verdict(attested.environment))
-    except AttestationError as error:
-        audit("invalid", error.code)
-        raise
-    audit("valid")
-    return token
+        store_attested_key(transaction.session, attested, client_id=client.client_id, risk_metric=None, now=now)
+    return issue_token(runtime, client, client_data.jwk, _verdict(attested.environment))
 
 
 @router.post("/v1/attest/apple/assertion", response_model=TokenResponse)
@@ -72,14 +63,11 @@ def assert_apple(
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
     audit = request_audit(request, runtime, event="assert.apple", client_id=body.client_id, platform="apple")
-    try:
+    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
-        with runtime.sessions.begin() as session:
-            client = get_client(session, body.client_id, platform="apple")
-            stored = load_key(session, key_id, client_id=client.client_id)
-            consume_challenge(
-                session, client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION, now=now
-            )
+        client = runtime.clients.get(body.client_id, platform="apple")
+        stored = load_key(transaction.session, key_id, client_id=client.client_id)
+        transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
         verified = verify_apple_assertion(
             assertion,
             client_data=client_data_bytes,
@@ -87,14 +75,8 @@ def assert_apple(
             counter=stored.counter,
             policy=policy_for(client, runtime),
         )
-        with runtime.sessions.begin() as session:
-            advance_counter(session, stored.key_id, new_counter=verified.counter, now=now)
-        token = issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
-    except AttestationError as error:
-        audit("invalid", error.code)
-        raise
-    audit("valid")
-    return token
+        advance_counter(transaction.session, stored.key_id, new_counter=verified.counter, now=now)
+    return issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
 
 
 def policy_for(client: RegisteredClient, runtime: Runtime) -> AppAttestPolicy:

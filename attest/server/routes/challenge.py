@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from attest.server.challenges import Purpose, issue_challenge
-from attest.server.clients import get_client
 from attest.server.routes.dependencies import limit_per_address, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import ChallengeRequest, ChallengeResponse
@@ -22,8 +21,8 @@ def post_challenge(
     """A fresh single-use challenge for ``client_id`` (``Cache-Control: no-store``)."""
     limit_per_address(request, runtime, "challenge")
     now = runtime.now()
+    runtime.clients.get(body.client_id)
     with runtime.sessions.begin() as session:
-        get_client(session, body.client_id)
         value = issue_challenge(
             session,
             client_id=body.client_id,

@@ -11,15 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from attest.errors import AttestationError
-from attest.server.challenges import Purpose, consume_challenge
-from attest.server.clients import debug_secret_hash_of, debug_secret_matches, get_client
+from attest.server.challenges import Purpose
+from attest.server.clients import debug_secret_hash_of, debug_secret_matches
 from attest.server.errors import DebugSecretInvalid
 from attest.server.issuance import issue_token
 from attest.server.rate_limit import Limit
 from attest.server.routes.dependencies import limit_per_address, request_audit, runtime_of
 from attest.server.runtime import Runtime
 from attest.server.schemas import DebugAttestRequest, TokenResponse
+from attest.server.verdict_transaction import verdict_transaction
 from attest.tokens.client_attestation import AttestationVerdict
 from attest.tokens.cnf import check_public_jwk
 
@@ -36,27 +36,17 @@ def attest_debug(
         runtime.rate_limiter.hit(limit, body.client_id, now=runtime.now())
     now = runtime.now()
     audit = request_audit(request, runtime, event="attest.debug", client_id=body.client_id, platform="debug")
-    try:
+    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
         jwk = check_public_jwk(body.jwk)
-        with runtime.sessions.begin() as session:
-            client = get_client(session, body.client_id, platform="debug")
-            if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(session, client.client_id)):
-                raise DebugSecretInvalid("the debug secret does not match")
-            consume_challenge(session, body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST, now=now)
-        token = issue_token(
-            runtime,
-            client,
-            jwk,
-            AttestationVerdict(
-                platform="debug",
-                security_level=None,
-                environment="development",
-                app_checked=False,
-                revocation_checked=False,
-            ),
-        )
-    except AttestationError as error:
-        audit("invalid", error.code)
-        raise
-    audit("valid")
-    return token
+        client = runtime.clients.get(body.client_id, platform="debug")
+        if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(transaction.session, client.client_id)):
+            raise DebugSecretInvalid("the debug secret does not match")
+        transaction.consume_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
+    verdict = AttestationVerdict(
+        platform="debug",
+        security_level=None,
+        environment="development",
+        app_checked=False,
+        revocation_checked=False,
+    )
+    return issue_token(runtime, client, jwk, verdict)

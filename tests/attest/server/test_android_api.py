@@ -337,3 +337,26 @@ def test_revocation_required_without_a_list_fails_closed(database_url: str, tmp_
     challenge = service.challenge("example-app")
     response = attest(service, "example-app", challenge, factory_chain(challenge).certificates)
     assert (response.status_code, response.json()["code"]) == (503, "revocation.unavailable")
+
+
+def test_a_rejected_chain_spends_its_challenge(factory_service: Service) -> None:
+    challenge = factory_service.challenge("example-app")
+    rejected = attest(
+        factory_service, "example-app", challenge, factory_chain(challenge, corrupt_leaf_signature=True).certificates
+    )
+    assert rejected.json()["code"] == "chain.signature"
+    retry = attest(factory_service, "example-app", challenge, factory_chain(challenge).certificates)
+    assert (retry.status_code, retry.json()["code"]) == (400, "challenge.used")
+
+
+def test_unknown_clients_and_challenges_are_audited(factory_service: Service) -> None:
+    from sqlalchemy import select
+
+    from attest.server.db.models import AuditEvent
+
+    challenge = factory_service.challenge("example-app")
+    assert attest(factory_service, "nobody", challenge, factory_chain(challenge).certificates).status_code == 401
+    assert attest(factory_service, "example-app", "A" * 43, factory_chain("A" * 43).certificates).status_code == 400
+    with factory_service.session() as session:
+        events = [(e.client_id, e.outcome, e.code) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert events == [("nobody", "invalid", "client.unknown"), ("example-app", "invalid", "challenge.unknown")]

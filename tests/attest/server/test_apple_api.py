@@ -189,3 +189,46 @@ def test_malformed_input(service: Service, field: str, value: str, code: str) ->
     response = attest(service, built, **{field: value})
     assert response.status_code in (400, 403)
     assert response.json()["code"] == code
+
+
+def test_a_failed_attestation_uses_up_its_challenge_and_stores_nothing_else(service: Service) -> None:
+    """One transaction per request: the rejected attestation's key is not stored, its challenge is spent,
+    and the audit log holds exactly its "invalid" event."""
+    from sqlalchemy import func, select
+
+    from attest.server.db.models import AppAttestKey, AuditEvent
+
+    challenge = service.challenge("ios-app")
+    built = FACTORY.attestation(client_data=client_data(challenge), counter=1)
+    assert attest(service, built).json()["code"] == "appattest.counter_not_zero"
+    retry = FACTORY.attestation(key=built.private_key, client_data=client_data(challenge))
+    assert attest(service, retry).json()["code"] == "challenge.used"
+    with service.session() as session:
+        assert session.scalar(select(func.count()).select_from(AppAttestKey)) == 0
+        events = [(e.event, e.outcome, e.code) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert events == [
+        ("attest.apple", "invalid", "appattest.counter_not_zero"),
+        ("attest.apple", "invalid", "challenge.used"),
+    ]
+
+
+def test_a_refused_assertion_leaves_the_counter_and_spends_the_challenge(service: Service) -> None:
+    from sqlalchemy import select
+
+    from attest.server.db.models import AppAttestKey
+
+    built, _ = attested(service)
+    assert assert_(service, built, counter=5).status_code == 200
+    data = client_data(service.challenge("ios-app", purpose="assertion"))
+    other = ec.generate_private_key(ec.SECP256R1())
+    body = {
+        "client_id": "ios-app",
+        "key_id": b64(built.key_id),
+        "assertion": b64(make_assertion(other, client_data=data, counter=9, app_id=TEST_APP_ID)),
+        "client_data": b64(data),
+    }
+    assert service.http.post("/v1/attest/apple/assertion", json=body).json()["code"] == "assertion.signature"
+    body["assertion"] = b64(make_assertion(built.private_key, client_data=data, counter=9, app_id=TEST_APP_ID))
+    assert service.http.post("/v1/attest/apple/assertion", json=body).json()["code"] == "challenge.used"
+    with service.session() as session:
+        assert session.scalar(select(AppAttestKey.counter)) == 5
