@@ -8,14 +8,14 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from attest.apple.attestation import VerifiedAppleAttestation
 from attest.apple.errors import AssertionCounterNotIncreasing
 from attest.server.db.engine import affected_rows
-from attest.server.db.models import AppAttestKey
+from attest.server.db.models import AppAttestKey, table_of
 from attest.server.errors import AppAttestKeyExists, AppAttestKeyRevoked, AppAttestKeyUnknown
 
 
@@ -61,9 +61,7 @@ def store_attested_key(
 
 
 def load_key(session: Session, key_id: bytes, *, client_id: str) -> StoredAppAttestKey:
-    row = session.scalar(
-        select(AppAttestKey).where(AppAttestKey.key_id == key_id_text(key_id), AppAttestKey.client_id == client_id)
-    )
+    row = session.execute(_LOAD, {"key_id": key_id_text(key_id), "client_id": client_id}).one_or_none()
     if row is None:
         raise AppAttestKeyUnknown("no attested App Attest key has this key id for this client")
     if row.revoked_at is not None:
@@ -76,13 +74,29 @@ def load_key(session: Session, key_id: bytes, *, client_id: str) -> StoredAppAtt
 def advance_counter(session: Session, key_id: str, *, new_counter: int, now: datetime) -> None:
     """Store ``new_counter`` only if it is still greater than the stored one: one conditional UPDATE,
     so that of concurrent assertions with the same counter exactly one is accepted."""
-    result = session.execute(
-        update(AppAttestKey)
-        .where(AppAttestKey.key_id == key_id, AppAttestKey.counter < new_counter, AppAttestKey.revoked_at.is_(None))
-        .values(counter=new_counter, last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_ADVANCE, {"key": key_id, "new_counter": new_counter, "now": now})
     if affected_rows(result) != 1:
         raise AssertionCounterNotIncreasing(
             f"the assertion counter {new_counter} is not greater than the stored one (replayed or concurrent assertion)"
         )
+
+
+# The statements of the assertion path, built once (Core, on the table: no ORM bookkeeping per request).
+_TABLE = table_of(AppAttestKey)
+_LOAD = select(
+    _TABLE.c.key_id,
+    _TABLE.c.app_id,
+    _TABLE.c.environment,
+    _TABLE.c.public_key_der,
+    _TABLE.c.counter,
+    _TABLE.c.revoked_at,
+).where(_TABLE.c.key_id == bindparam("key_id"), _TABLE.c.client_id == bindparam("client_id"))
+_ADVANCE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.key_id == bindparam("key"),
+        _TABLE.c.counter < bindparam("new_counter"),
+        _TABLE.c.revoked_at.is_(None),
+    )
+    .values(counter=bindparam("new_counter"), last_used_at=bindparam("now"))
+)

@@ -6,12 +6,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from attest.server.db.models import AuditEvent
+from attest.server.db.models import AuditEvent, table_of
 from attest.server.metrics import Metrics
 
 log = logging.getLogger("attest.audit")
+
+_INSERT = insert(table_of(AuditEvent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +40,18 @@ class RequestAudit:
 
     def record_in(self, session: Session, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
         """Add the event to ``session``'s transaction: it is stored only if that transaction commits."""
-        session.add(
-            AuditEvent(
-                at=self.at,
-                event=self.event,
-                outcome=outcome,
-                client_id=self.client_id,
-                platform=self.platform,
-                code=code,
-                request_id=self.request_id,
-                subject=subject,
-            )
+        session.execute(
+            _INSERT,
+            {
+                "at": self.at,
+                "event": self.event,
+                "outcome": outcome,
+                "client_id": self.client_id,
+                "platform": self.platform,
+                "code": code,
+                "request_id": self.request_id,
+                "subject": subject,
+            },
         )
 
     def publish(self, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:

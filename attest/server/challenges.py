@@ -14,11 +14,11 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from attest.server.db.engine import affected_rows
-from attest.server.db.models import Challenge
+from attest.server.db.models import Challenge, table_of
 from attest.server.errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed
 
 CHALLENGE_BYTES = 32
@@ -58,15 +58,16 @@ def store_challenge(
     session: Session, value: str, *, client_id: str, purpose: Purpose, now: datetime, ttl: timedelta
 ) -> None:
     """Store a challenge value (its hash). :func:`issue_challenge` is the way to make one."""
-    session.add(
-        Challenge(
-            challenge_hash=_hash(value),
-            client_id=client_id,
-            purpose=purpose.value,
-            created_at=now,
-            expires_at=now + ttl,
-            consumed_at=None,
-        )
+    session.execute(
+        _INSERT,
+        {
+            "challenge_hash": _hash(value),
+            "client_id": client_id,
+            "purpose": purpose.value,
+            "created_at": now,
+            "expires_at": now + ttl,
+            "consumed_at": None,
+        },
     )
 
 
@@ -79,18 +80,7 @@ def consume_challenge(session: Session, value: str, *, client_id: str, purpose: 
     if raw is None:
         raise ChallengeUnknown("the challenge is not one this service issues")
     digest = _hash(value)
-    result = session.execute(
-        update(Challenge)
-        .where(
-            Challenge.challenge_hash == digest,
-            Challenge.client_id == client_id,
-            Challenge.purpose == purpose.value,
-            Challenge.consumed_at.is_(None),
-            Challenge.expires_at > now,
-        )
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_CONSUME, {"digest": digest, "client": client_id, "for_purpose": purpose.value, "now": now})
     if affected_rows(result) == 1:
         return raw
     row = session.execute(
@@ -108,23 +98,39 @@ def consume_challenge(session: Session, value: str, *, client_id: str, purpose: 
 def use_up_challenge(session: Session, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> None:
     """Mark the challenge used if it still is usable (after a failed attempt whose transaction rolled back
     its consumption; see :mod:`attest.server.verdict_transaction`)."""
-    session.execute(
-        update(Challenge)
-        .where(
-            Challenge.challenge_hash == _hash(value),
-            Challenge.client_id == client_id,
-            Challenge.purpose == purpose.value,
-            Challenge.consumed_at.is_(None),
-        )
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_USE_UP, {"digest": _hash(value), "client": client_id, "for_purpose": purpose.value, "now": now})
 
 
 def purge_expired(session: Session, *, now: datetime, keep: timedelta = timedelta(hours=1)) -> int:
     """Delete challenges expired for longer than ``keep`` (housekeeping)."""
     result = session.execute(delete(Challenge).where(Challenge.expires_at < now - keep))
     return affected_rows(result)
+
+
+# The statements of the request path, built once (Core, on the table: no ORM bookkeeping per request).
+_TABLE = table_of(Challenge)
+_INSERT = insert(_TABLE)
+_CONSUME = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.challenge_hash == bindparam("digest"),
+        _TABLE.c.client_id == bindparam("client"),
+        _TABLE.c.purpose == bindparam("for_purpose"),
+        _TABLE.c.consumed_at.is_(None),
+        _TABLE.c.expires_at > bindparam("now"),
+    )
+    .values(consumed_at=bindparam("now"))
+)
+_USE_UP = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.challenge_hash == bindparam("digest"),
+        _TABLE.c.client_id == bindparam("client"),
+        _TABLE.c.purpose == bindparam("for_purpose"),
+        _TABLE.c.consumed_at.is_(None),
+    )
+    .values(consumed_at=bindparam("now"))
+)
 
 
 def _hash(value: str) -> bytes:
