@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from attest.server.db.engine import affected_rows
+from attest.server.db.models import table_of
 from fido import base64url
 from fido.errors import ChallengeBinding, ChallengeExpired, ChallengeUnknown, ChallengeUsed
 from fido.models import WebAuthnCeremony
@@ -112,25 +113,7 @@ def consume_ceremony(
     if binding is None:
         raise ChallengeBinding("this browser did not start the ceremony (no ceremony cookie was sent)")
     row = session.execute(
-        update(WebAuthnCeremony)
-        .where(
-            WebAuthnCeremony.ceremony_id == ceremony_id,
-            WebAuthnCeremony.kind == kind.value,
-            WebAuthnCeremony.binding_hash == binding_hash(binding),
-            WebAuthnCeremony.consumed_at.is_(None),
-            WebAuthnCeremony.expires_at > now,
-        )
-        .values(consumed_at=now)
-        .returning(
-            WebAuthnCeremony.challenge,
-            WebAuthnCeremony.require_user_verification,
-            WebAuthnCeremony.user_id,
-            WebAuthnCeremony.username,
-            WebAuthnCeremony.display_name,
-            WebAuthnCeremony.user_handle,
-            WebAuthnCeremony.credential_id,
-        )
-        .execution_options(synchronize_session=False)
+        _CONSUME, {"ceremony": ceremony_id, "of_kind": kind.value, "binding": binding_hash(binding), "now": now}
     ).one_or_none()
     if row is not None:
         return Ceremony(
@@ -164,17 +147,41 @@ def consume_ceremony(
 def use_up_ceremony(session: Session, ceremony_id: str, *, now: datetime) -> None:
     """Mark a ceremony that was consumed in a transaction that then rolled back (its verification failed)
     as used, so that a failed attempt still spends it."""
-    session.execute(
-        update(WebAuthnCeremony)
-        .where(WebAuthnCeremony.ceremony_id == ceremony_id, WebAuthnCeremony.consumed_at.is_(None))
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_USE_UP, {"ceremony": ceremony_id, "now": now})
 
 
 def purge_expired(session: Session, *, now: datetime, keep: timedelta = timedelta(hours=1)) -> int:
     """Delete ceremonies expired for longer than ``keep`` (housekeeping)."""
     return affected_rows(session.execute(delete(WebAuthnCeremony).where(WebAuthnCeremony.expires_at < now - keep)))
+
+
+# The statements of the verify requests, built once (Core, on the table: no ORM bookkeeping per request).
+_CEREMONIES = table_of(WebAuthnCeremony)
+_CONSUME = (
+    update(_CEREMONIES)
+    .where(
+        _CEREMONIES.c.ceremony_id == bindparam("ceremony"),
+        _CEREMONIES.c.kind == bindparam("of_kind"),
+        _CEREMONIES.c.binding_hash == bindparam("binding"),
+        _CEREMONIES.c.consumed_at.is_(None),
+        _CEREMONIES.c.expires_at > bindparam("now"),
+    )
+    .values(consumed_at=bindparam("now"))
+    .returning(
+        _CEREMONIES.c.challenge,
+        _CEREMONIES.c.require_user_verification,
+        _CEREMONIES.c.user_id,
+        _CEREMONIES.c.username,
+        _CEREMONIES.c.display_name,
+        _CEREMONIES.c.user_handle,
+        _CEREMONIES.c.credential_id,
+    )
+)
+_USE_UP = (
+    update(_CEREMONIES)
+    .where(_CEREMONIES.c.ceremony_id == bindparam("ceremony"), _CEREMONIES.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("now"))
+)
 
 
 def binding_hash(binding: str) -> bytes:

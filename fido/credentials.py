@@ -13,12 +13,14 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Update, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from attest.server.db.engine import affected_rows
+from attest.server.db.models import table_of
 from fido import base64url
 from fido.authentication import StoredCredential, VerifiedAuthentication
 from fido.errors import (
@@ -189,12 +191,19 @@ def passkeys_of(session: Session, user_id: str) -> list[Passkey]:
 
 def find_passkey(session: Session, credential_id: bytes) -> tuple[Passkey, Account] | None:
     """The passkey with this credential ID and the account that owns it."""
-    row = session.execute(
-        select(WebAuthnCredential, WebAuthnUser)
-        .join(WebAuthnUser, WebAuthnUser.id == WebAuthnCredential.user_id)
-        .where(WebAuthnCredential.credential_id == credential_id)
-    ).one_or_none()
-    return None if row is None else (_passkey(row[0]), _account(row[1]))
+    row = session.execute(_PASSKEY_AND_ACCOUNT, {"credential": credential_id}).one_or_none()
+    if row is None:
+        return None
+    account = Account(
+        id=row.account_id,
+        user_handle=row.account_user_handle,
+        username=row.account_username,
+        display_name=row.account_display_name,
+        email=row.account_email,
+        email_verified=row.account_email_verified,
+        created_at=row.account_created_at,
+    )
+    return _passkey(row), account
 
 
 def record_sign_in(session: Session, passkey: Passkey, result: VerifiedAuthentication, *, now: datetime) -> None:
@@ -202,18 +211,14 @@ def record_sign_in(session: Session, passkey: Passkey, result: VerifiedAuthentic
     moves forward (or, for an authenticator without a counter, is still zero). A concurrent sign-in that
     got there first makes this one a counter regression. ``uvInitialized`` is left as registered (the
     step allows skipping it without an extra factor)."""
-    counter_still_valid = (
-        WebAuthnCredential.sign_count < result.sign_count if result.sign_count else WebAuthnCredential.sign_count == 0
-    )
-    changed = affected_rows(
-        session.execute(
-            update(WebAuthnCredential)
-            .where(WebAuthnCredential.credential_id == passkey.credential_id, counter_still_valid)
-            .values(sign_count=result.sign_count, backup_state=result.backup_state, last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    if changed == 1:
+    statement = _SIGN_IN_COUNTER_FORWARD if result.sign_count else _SIGN_IN_WITHOUT_COUNTER
+    parameters = {
+        "credential": passkey.credential_id,
+        "new_count": result.sign_count,
+        "new_backup_state": result.backup_state,
+        "now": now,
+    }
+    if affected_rows(session.execute(statement, parameters)) == 1:
         return
     if session.get(WebAuthnCredential, passkey.credential_id) is None:
         raise CredentialUnknown("the passkey was removed while signing in")
@@ -221,6 +226,30 @@ def record_sign_in(session: Session, passkey: Passkey, result: VerifiedAuthentic
         f"the signature counter {result.sign_count} was overtaken by a concurrent sign-in: "
         "the authenticator may have been cloned"
     )
+
+
+# The statements of the sign-in path, built once (Core, on the tables: no ORM bookkeeping per request).
+_CREDENTIALS = table_of(WebAuthnCredential)
+_USERS = table_of(WebAuthnUser)
+_PASSKEY_AND_ACCOUNT = (
+    select(_CREDENTIALS, *(column.label(f"account_{column.name}") for column in _USERS.c))
+    .join_from(_CREDENTIALS, _USERS, _USERS.c.id == _CREDENTIALS.c.user_id)
+    .where(_CREDENTIALS.c.credential_id == bindparam("credential"))
+)
+
+
+def _sign_in_update(counter_still_valid: ColumnElement[bool]) -> Update:
+    return (
+        update(_CREDENTIALS)
+        .where(_CREDENTIALS.c.credential_id == bindparam("credential"), counter_still_valid)
+        .values(
+            sign_count=bindparam("new_count"), backup_state=bindparam("new_backup_state"), last_used_at=bindparam("now")
+        )
+    )
+
+
+_SIGN_IN_COUNTER_FORWARD = _sign_in_update(_CREDENTIALS.c.sign_count < bindparam("new_count"))
+_SIGN_IN_WITHOUT_COUNTER = _sign_in_update(_CREDENTIALS.c.sign_count == 0)
 
 
 def rename_passkey(session: Session, *, user_id: str, credential_id: bytes, label: str) -> Passkey:
@@ -276,7 +305,7 @@ def _account(row: WebAuthnUser) -> Account:
     )
 
 
-def _passkey(row: WebAuthnCredential) -> Passkey:
+def _passkey(row: WebAuthnCredential | Row[Any]) -> Passkey:
     return Passkey(
         credential_id=row.credential_id,
         user_id=row.user_id,

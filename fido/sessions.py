@@ -22,10 +22,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from attest.server.db.engine import affected_rows
+from attest.server.db.models import table_of
 from fido import base64url
 from fido.models import PasskeySession, RecoverySession
 
@@ -76,16 +77,17 @@ def start_session(
 ) -> str:
     """A new session; returns the token for the cookie (only its hash is stored)."""
     token = new_token()
-    session.add(
-        PasskeySession(
-            token_hash=token_hash(token),
-            user_id=user_id,
-            credential_id=credential_id,
-            user_verified=user_verified,
-            created_at=now,
-            expires_at=now + ttl,
-            ended_at=None,
-        )
+    session.execute(
+        _INSERT_SESSION,
+        {
+            "token_hash": token_hash(token),
+            "user_id": user_id,
+            "credential_id": credential_id,
+            "user_verified": user_verified,
+            "created_at": now,
+            "expires_at": now + ttl,
+            "ended_at": None,
+        },
     )
     return token
 
@@ -114,16 +116,17 @@ def resolve_session(session: Session, token: str | None, *, now: datetime) -> Si
 
 
 def end_session(session: Session, token_hash_value: bytes, *, now: datetime) -> bool:
-    return (
-        affected_rows(
-            session.execute(
-                update(PasskeySession)
-                .where(PasskeySession.token_hash == token_hash_value, PasskeySession.ended_at.is_(None))
-                .values(ended_at=now)
-            )
-        )
-        == 1
-    )
+    return affected_rows(session.execute(_END_SESSION, {"token": token_hash_value, "now": now})) == 1
+
+
+# The statements of the sign-in path, built once (Core, on the table: no ORM bookkeeping per request).
+_SESSIONS = table_of(PasskeySession)
+_INSERT_SESSION = insert(_SESSIONS)
+_END_SESSION = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.token_hash == bindparam("token"), _SESSIONS.c.ended_at.is_(None))
+    .values(ended_at=bindparam("now"))
+)
 
 
 def end_sessions_of_passkey(

@@ -80,7 +80,8 @@ def consume_challenge(session: Session, value: str, *, client_id: str, purpose: 
     if raw is None:
         raise ChallengeUnknown("the challenge is not one this service issues")
     digest = _hash(value)
-    result = session.execute(_CONSUME, {"digest": digest, "client": client_id, "for_purpose": purpose.value, "now": now})
+    parameters = {"digest": digest, "client": client_id, "for_purpose": purpose.value, "now": now}
+    result = session.execute(_CONSUME, parameters)
     if affected_rows(result) == 1:
         return raw
     row = session.execute(
