@@ -2,55 +2,34 @@
 
 Parsing is strict (RFC 7515 section 7.1, RFC 7519 section 7.2): three base64url segments, JSON
 objects without duplicate member names, no unencoded payloads. Algorithms come from an explicit
-allow-list of asymmetric signatures (RFC 8725 section 3.1); ``none`` and MACs are never
-accepted. Verification goes through joserfc's algorithm registry, except ML-DSA (``AKP`` keys,
-draft-ietf-cose-dilithium), which joserfc does not implement and cryptography verifies directly.
+allow-list of asymmetric signatures (RFC 8725 section 3.1, :mod:`attest.client_auth.jwa`);
+``none`` and MACs are never accepted. A key is checked for an algorithm once (our JWK checks,
+then joserfc's: ``use``, ``key_ops``, ``alg``, key type and curve) and the verifier kept in a
+bounded LRU keyed by the algorithm and the JWK's exact members; signatures are then verified with
+cryptography directly.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import mldsa
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
 
 from attest.client_auth.errors import ClientAuthError
-from attest.tokens.cnf import b64url_decode, load_public_jwk
+from attest.client_auth.jwa import JWS_ALGORITHMS, MlDsa, Verifier
+from attest.tokens.cnf import KEY_CACHE_SIZE, JwkMembers, b64url_decode, jwk_members, load_public_jwk
 from attest.tokens.errors import TokenError
 
 #: Asymmetric JWS algorithms this package can verify (RFC 7518 section 3.1, RFC 8037, RFC 9864,
 #: draft-ietf-cose-dilithium). Policies may only narrow this set.
-ASYMMETRIC_ALGORITHMS: frozenset[str] = frozenset(
-    {
-        "ES256",
-        "ES384",
-        "ES512",
-        "PS256",
-        "PS384",
-        "PS512",
-        "RS256",
-        "RS384",
-        "RS512",
-        "EdDSA",
-        "Ed25519",
-        "Ed448",
-        "ML-DSA-44",
-        "ML-DSA-65",
-        "ML-DSA-87",
-    }
-)
-_ML_DSA: Mapping[str, type[mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey]] = {
-    "ML-DSA-44": mldsa.MLDSA44PublicKey,
-    "ML-DSA-65": mldsa.MLDSA65PublicKey,
-    "ML-DSA-87": mldsa.MLDSA87PublicKey,
-}
+ASYMMETRIC_ALGORITHMS: frozenset[str] = frozenset(JWS_ALGORITHMS)
 
 #: Longest token accepted (the draft's section 10.5 notes 8 kB header limits; ML-DSA-87 PoPs with
 #: an AKP ``cnf`` are the largest legitimate values, well under this).
@@ -80,16 +59,19 @@ def single_value(values: Sequence[str], *, missing: type[ClientAuthError], multi
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise ValueError(f"duplicate member {name!r}")
-        result[name] = value
+    # RFC 7515 section 5.2 step 4 / RFC 7519 section 7.2 step 10: refuse duplicate member names,
+    # whose meaning would differ from one parser to the next.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member names")
     return result
 
 
+_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
 def _json_object(segment: str) -> dict[str, Any]:
-    decoded = json.loads(b64url_decode(segment).decode("utf-8"), object_pairs_hook=_no_duplicates)
+    decoded = _JSON.decode(b64url_decode(segment).decode("utf-8"))
     if not isinstance(decoded, dict):
         raise ValueError("not a JSON object")
     return decoded
@@ -142,26 +124,51 @@ def verify_signature(jws: CompactJws, alg: str, jwk: Mapping[str, Any]) -> bool:
     Raises :class:`ValueError` when ``alg`` cannot be used with that key type (the caller reports an
     algorithm error, not a forged signature).
     """
+    return signature_verifier(alg, jwk)(jws.signing_input, jws.signature)
+
+
+def signature_verifier(alg: str, jwk: Mapping[str, Any]) -> Verifier:
+    """The verifier of ``alg`` with the public key ``jwk``, built once per distinct pair (the cache
+    key holds every member of the JWK, so another key under the same ``kid`` is another entry).
+    :class:`ValueError` when the key is unusable or does not suit ``alg``; refusals are not cached."""
+    members = jwk_members(jwk)
+    if members is None:
+        return _bind(alg, jwk)
+    return _bind_cached(alg, members)
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _bind_cached(alg: str, members: JwkMembers) -> Verifier:
+    return _bind(alg, dict(members))
+
+
+def _bind(alg: str, jwk: Mapping[str, Any]) -> Verifier:
     try:
         key = load_public_jwk(jwk)
     except TokenError as error:
         raise ValueError(f"unusable key: {error.message}") from error
+    algorithm = JWS_ALGORITHMS.get(alg)
+    if algorithm is None:
+        raise ValueError(f"alg {alg!r} is not supported")
     if jwk.get("kty") == "AKP":
-        if jwk.get("alg") != alg or alg not in _ML_DSA:
+        # joserfc does not implement AKP: the key's own alg must be the token's.
+        if jwk.get("alg") != alg or not isinstance(algorithm, MlDsa):
             raise ValueError(f"an AKP {jwk.get('alg')} key cannot verify {alg}")
-        assert isinstance(key, _ML_DSA[alg])
-        try:
-            key.verify(jws.signature, jws.signing_input)
-        except InvalidSignature:
-            return False
-        return True
-    if alg in _ML_DSA:
+    elif isinstance(algorithm, MlDsa):
         raise ValueError(f"a {jwk.get('kty')} key cannot verify {alg}")
+    else:
+        _check_jwk_for_alg(alg, jwk)
+    return algorithm.bind(key)
+
+
+def _check_jwk_for_alg(alg: str, jwk: Mapping[str, Any]) -> None:
+    """joserfc's checks of a JWK for verifying ``alg``: its member registry, ``use`` is ``sig``,
+    key type and curve match, the key's own ``alg`` (RFC 7517 section 4.4), and ``key_ops``
+    allowing ``verify`` (section 4.3)."""
     try:
         joserfc_key = JWKRegistry.import_key(dict(jwk))
         algorithm = JWSRegistry(algorithms=[alg]).get_alg(alg)
         algorithm.check_key(joserfc_key)
-        # joserfc also refuses here a key whose "key_ops" or "use" forbids verification.
-        return bool(algorithm.verify(jws.signing_input, jws.signature, joserfc_key))
+        joserfc_key.check_key_op("verify")
     except (JoseError, ValueError, TypeError) as error:
         raise ValueError(f"alg {alg} cannot be used with a {jwk.get('kty')} key: {error}") from error

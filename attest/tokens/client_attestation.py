@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc import jwt
-from joserfc.jwk import ECKey, OKPKey
-
 from attest.tokens.clock import require_aware, to_numeric_date
-from attest.tokens.cnf import check_public_jwk
+from attest.tokens.cnf import load_public_jwk
 from attest.tokens.errors import SigningKeyNotActive, TokenError, VerdictInvalid
+from attest.tokens.jws import encode_jwt
 from attest.tokens.keys import KeyState, SigningKey
 
 #: JOSE ``typ`` of a Client Attestation JWT (draft section 4; explicit typing per RFC 8725 section 3.11).
@@ -186,7 +183,8 @@ def issue_client_attestation(
     for name, value in (("issuer", issuer), ("client_id", client_id)):
         if not isinstance(value, str) or not value:
             raise TokenError(f"{name} must be a non-empty string")
-    cnf = dict(check_public_jwk(cnf_jwk))
+    load_public_jwk(cnf_jwk)  # JwkPrivate/JwkMalformed unless a well-formed public key
+    cnf = dict(cnf_jwk)
 
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -199,11 +197,4 @@ def issue_client_attestation(
     }
     if not_before is not None:
         claims["nbf"] = to_numeric_date(require_aware(not_before, "not_before"))
-    header = {"typ": CLIENT_ATTESTATION_TYP, "alg": key.alg, "kid": key.kid}
-    private_key = key.private_key
-    signer = (
-        ECKey.import_key(private_key)
-        if isinstance(private_key, ec.EllipticCurvePrivateKey)
-        else OKPKey.import_key(private_key)
-    )
-    return jwt.encode(header, claims, signer, algorithms=[key.alg])
+    return encode_jwt(claims, key, typ=CLIENT_ATTESTATION_TYP)

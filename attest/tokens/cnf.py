@@ -5,12 +5,15 @@ Both come from outside (a device, a client), so they are checked strictly before
 members only (RFC 7517 section 9.1 / draft-ietf-oauth-attestation-based-client-auth-10 section 7.1
 step 5), exact member encodings (RFC 7518 section 6, RFC 8037 section 2), points on the curve,
 and the ML-DSA ``AKP`` key type (draft-ietf-cose-dilithium) that Android 17 devices attest.
+
+Checked keys are kept in a bounded LRU keyed by the JWK's exact members, so the point validation
+(about the cost of one signature verification) runs once per distinct key, not once per token.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -34,20 +37,38 @@ _OKP_SIZES: Mapping[str, int] = {"Ed25519": 32, "Ed448": 57}
 _AKP_SIZES: Mapping[str, int] = {"ML-DSA-44": 1312, "ML-DSA-65": 1952, "ML-DSA-87": 2592}
 _MIN_RSA_BITS = 2048
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_SEXTETS: Mapping[str, int] = {
+    char: index for index, char in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+#: The bits of the last character that encode no data, by the encoding's length modulo 4.
+_UNUSED_BITS: Mapping[int, int] = {2: 0x0F, 3: 0x03}
+_TO_BASE64 = bytes.maketrans(b"-_", b"+/")
+
+#: How many distinct checked public keys are kept (an LRU; a device key is met again at each PoP).
+KEY_CACHE_SIZE = 1024
+#: Largest JWK kept in the cache (names and values, in characters): an ML-DSA-87 key (3,456
+#: characters of ``pub``) and an RSA-8192 key fit, while a padded ``kid`` cannot make the cache hold
+#: KEY_CACHE_SIZE tokens' worth of memory.
+MAX_CACHED_JWK_CHARS = 4096
+
+#: A JWK's members as a hashable value: the (name, value) pairs sorted by name.
+JwkMembers = tuple[tuple[str, str], ...]
 
 
 def b64url_decode(value: str) -> bytes:
     """Strict base64url without padding (RFC 7515 section 2): no ``=``, no other alphabet, and the
-    canonical encoding only, so that one key has exactly one spelling."""
+    canonical encoding only (the last character's unused bits are zero, RFC 4648 section 3.5), so
+    that one key has exactly one spelling."""
     if not _B64URL.fullmatch(value) or len(value) % 4 == 1:
         raise ValueError("not base64url")
+    remainder = len(value) % 4
+    if remainder and _SEXTETS[value[-1]] & _UNUSED_BITS[remainder]:
+        raise ValueError("non-canonical base64url")
+    padded = value.encode("ascii").translate(_TO_BASE64) + b"=" * (-remainder % 4)
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return binascii.a2b_base64(padded, strict_mode=True)
     except binascii.Error as error:
         raise ValueError("not base64url") from error
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
-        raise ValueError("non-canonical base64url")
-    return raw
 
 
 def private_members(jwk: Mapping[str, Any]) -> frozenset[str]:
@@ -76,8 +97,38 @@ def check_public_jwk(jwk: object) -> Mapping[str, Any]:
     return MappingProxyType(dict(jwk))
 
 
+def jwk_members(jwk: Mapping[Any, Any]) -> JwkMembers | None:
+    """The exact members of ``jwk`` as a cache key when every name and value is a ``str`` (as in
+    every key we use) and they are short enough to keep; None otherwise, and such a JWK is then
+    checked without a cache. Equal keys mean equal JWKs, so a cached result never stands for a
+    different key under the same ``kid``."""
+    members = tuple(jwk.items())
+    size = 0
+    for name, value in members:
+        if type(name) is not str or type(value) is not str:
+            return None
+        size += len(name) + len(value)
+    if size > MAX_CACHED_JWK_CHARS:
+        return None
+    return tuple(sorted(members))
+
+
 def load_public_jwk(jwk: object) -> PublicKeyTypes:
-    """The public key a JWK describes, after the checks of :func:`check_public_jwk`."""
+    """The public key a JWK describes, after the checks of :func:`check_public_jwk`; cached by the
+    JWK's exact members (:func:`jwk_members`). Refusals are not cached."""
+    if isinstance(jwk, Mapping):
+        members = jwk_members(jwk)
+        if members is not None:
+            return _load_cached(members)
+    return _load(jwk)
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _load_cached(members: JwkMembers) -> PublicKeyTypes:
+    return _load(dict(members))
+
+
+def _load(jwk: object) -> PublicKeyTypes:
     if not isinstance(jwk, Mapping) or not all(isinstance(name, str) for name in jwk):
         raise JwkMalformed("a JWK must be a JSON object")
     leaked = private_members(jwk)
