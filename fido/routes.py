@@ -476,18 +476,18 @@ def post_authentication_verify(
     audit = _audit(request, runtime, "passkey.sign_in")
     credential = parse_authentication_response(body.credential)
     previous = request.cookies.get(config.cookies.session_cookie)
-    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+    with verdict_transaction(runtime.sessions.begin, audit, now=now) as transaction:
         ceremony = _consume_in(transaction, request, config, body.ceremony_id, CeremonyKind.AUTHENTICATION)
         transaction.subject = ceremony.user_id
         transaction.on_failure(_suspected_clone(request, runtime, transaction))
-        passkey, account = _assertion_passkey(transaction.session, credential.credential_id)
+        passkey, account = _assertion_passkey(transaction.database, credential.credential_id)
         transaction.subject = account.id
-        verified = _verify_assertion(transaction.session, config, credential, passkey, account, ceremony)
-        record_sign_in(transaction.session, passkey, verified, now=now)
+        verified = _verify_assertion(transaction.database, config, credential, passkey, account, ceremony)
+        record_sign_in(transaction.database, passkey, verified, now=now)
         if previous:
-            end_session(transaction.session, token_hash(previous), now=now)
+            end_session(transaction.database, token_hash(previous), now=now)
         token = start_session(
-            transaction.session,
+            transaction.database,
             user_id=account.id,
             credential_id=passkey.credential_id,
             user_verified=verified.user_verified,
@@ -546,7 +546,9 @@ def _verify_assertion(
     )
 
 
-def _suspected_clone(request: Request, runtime: Runtime, transaction: VerdictTransaction) -> FailureAction:
+def _suspected_clone(
+    request: Request, runtime: Runtime, transaction: VerdictTransaction[Session]
+) -> FailureAction[Session]:
     """A failure action: a signature counter that went backwards is also audited as a suspected clone."""
 
     def record_suspected_clone(session: Session, error: AttestationError) -> None:
@@ -560,11 +562,15 @@ def _suspected_clone(request: Request, runtime: Runtime, transaction: VerdictTra
 
 
 def _consume_in(
-    transaction: VerdictTransaction, request: Request, config: PasskeyConfig, ceremony_id: str, kind: CeremonyKind
+    transaction: VerdictTransaction[Session],
+    request: Request,
+    config: PasskeyConfig,
+    ceremony_id: str,
+    kind: CeremonyKind,
 ) -> Ceremony:
     """Consume the ceremony in the request's transaction; should a later check fail, it is used up all the same."""
     ceremony = consume_ceremony(
-        transaction.session,
+        transaction.database,
         ceremony_id,
         kind=kind,
         binding=request.cookies.get(config.cookies.binding_cookie),
@@ -679,18 +685,18 @@ def delete_passkey(
     now = runtime.now()
     audit = _audit(request, runtime, "passkey.remove")
     credential = parse_authentication_response(body.credential)
-    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+    with verdict_transaction(runtime.sessions.begin, audit, now=now) as transaction:
         transaction.subject = signed_in.user_id
         ceremony = _consume_in(transaction, request, config, body.ceremony_id, CeremonyKind.REMOVAL)
         transaction.on_failure(_suspected_clone(request, runtime, transaction))
         if ceremony.user_id != signed_in.user_id or ceremony.credential_id != target:
             raise ChallengeUnknown("this ceremony confirms the removal of another passkey")
-        passkey, account = _assertion_passkey(transaction.session, credential.credential_id)
-        verified = _verify_assertion(transaction.session, config, credential, passkey, account, ceremony)
-        record_sign_in(transaction.session, passkey, verified, now=now)
-        remove_passkey(transaction.session, user_id=signed_in.user_id, credential_id=target)
+        passkey, account = _assertion_passkey(transaction.database, credential.credential_id)
+        verified = _verify_assertion(transaction.database, config, credential, passkey, account, ceremony)
+        record_sign_in(transaction.database, passkey, verified, now=now)
+        remove_passkey(transaction.database, user_id=signed_in.user_id, credential_id=target)
         end_sessions_of_passkey(
-            transaction.session, user_id=signed_in.user_id, credential_id=target, keep=signed_in.token_hash, now=now
+            transaction.database, user_id=signed_in.user_id, credential_id=target, keep=signed_in.token_hash, now=now
         )
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 

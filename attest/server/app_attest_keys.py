@@ -8,13 +8,12 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from attest.apple.attestation import VerifiedAppleAttestation
 from attest.apple.errors import AssertionCounterNotIncreasing
-from attest.server.db.engine import affected_rows
+from attest.server.db.engine import Executor, affected_rows
 from attest.server.db.models import AppAttestKey, table_of
 from attest.server.errors import AppAttestKeyExists, AppAttestKeyRevoked, AppAttestKeyUnknown
 
@@ -33,34 +32,32 @@ def key_id_text(key_id: bytes) -> str:
 
 
 def store_attested_key(
-    session: Session, attested: VerifiedAppleAttestation, *, client_id: str, risk_metric: int | None, now: datetime
+    session: Executor, attested: VerifiedAppleAttestation, *, client_id: str, risk_metric: int | None, now: datetime
 ) -> None:
     """Insert the key; a key id seen before is ``appattest.key_exists`` (an attestation counts once)."""
     key_id = key_id_text(attested.key_id)
-    if session.get(AppAttestKey, key_id) is not None:
+    if session.execute(_EXISTS, {"key_id": key_id}).first() is not None:
         raise AppAttestKeyExists(f"App Attest key {key_id} was attested before")
-    session.add(
-        AppAttestKey(
-            key_id=key_id,
-            client_id=client_id,
-            app_id=attested.app_id,
-            environment=attested.environment.value,
-            public_key_der=attested.public_key_der,
-            counter=attested.sign_count,
-            receipt=attested.receipt,
-            risk_metric=risk_metric,
-            created_at=now,
-            last_used_at=None,
-            revoked_at=None,
-        )
-    )
+    row = {
+        "key_id": key_id,
+        "client_id": client_id,
+        "app_id": attested.app_id,
+        "environment": attested.environment.value,
+        "public_key_der": attested.public_key_der,
+        "counter": attested.sign_count,
+        "receipt": attested.receipt,
+        "risk_metric": risk_metric,
+        "created_at": now,
+        "last_used_at": None,
+        "revoked_at": None,
+    }
     try:
-        session.flush()
+        session.execute(_INSERT, row)
     except IntegrityError as exc:  # a concurrent request stored the same key first
         raise AppAttestKeyExists(f"App Attest key {key_id} was attested before") from exc
 
 
-def load_key(session: Session, key_id: bytes, *, client_id: str) -> StoredAppAttestKey:
+def load_key(session: Executor, key_id: bytes, *, client_id: str) -> StoredAppAttestKey:
     row = session.execute(_LOAD, {"key_id": key_id_text(key_id), "client_id": client_id}).one_or_none()
     if row is None:
         raise AppAttestKeyUnknown("no attested App Attest key has this key id for this client")
@@ -71,7 +68,7 @@ def load_key(session: Session, key_id: bytes, *, client_id: str) -> StoredAppAtt
     return StoredAppAttestKey(row.key_id, row.app_id, row.environment, public_key, row.counter)
 
 
-def advance_counter(session: Session, key_id: str, *, new_counter: int, now: datetime) -> None:
+def advance_counter(session: Executor, key_id: str, *, new_counter: int, now: datetime) -> None:
     """Store ``new_counter`` only if it is still greater than the stored one: one conditional UPDATE,
     so that of concurrent assertions with the same counter exactly one is accepted."""
     result = session.execute(_ADVANCE, {"key": key_id, "new_counter": new_counter, "now": now})
@@ -83,6 +80,8 @@ def advance_counter(session: Session, key_id: str, *, new_counter: int, now: dat
 
 # The statements of the assertion path, built once (Core, on the table: no ORM bookkeeping per request).
 _TABLE = table_of(AppAttestKey)
+_EXISTS = select(_TABLE.c.key_id).where(_TABLE.c.key_id == bindparam("key_id"))
+_INSERT = insert(_TABLE)
 _LOAD = select(
     _TABLE.c.key_id,
     _TABLE.c.app_id,

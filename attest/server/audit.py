@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from attest.server.db.engine import Executor
 from attest.server.db.models import AuditEvent, table_of
 from attest.server.metrics import Metrics
 
@@ -38,7 +39,9 @@ class RequestAudit:
             self.record_in(session, outcome, code, subject=subject)
         self.publish(outcome, code, subject=subject)
 
-    def record_in(self, session: Session, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
+    def record_in(
+        self, session: Executor, outcome: str, code: str | None = None, *, subject: str | None = None
+    ) -> None:
         """Add the event to ``session``'s transaction: it is stored only if that transaction commits."""
         session.execute(
             _INSERT,

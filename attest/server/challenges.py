@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from attest.server.db.engine import affected_rows
+from attest.server.db.engine import Executor, affected_rows
 from attest.server.db.models import Challenge, table_of
 from attest.server.errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed
 
@@ -47,7 +47,7 @@ def decode_challenge(value: str) -> bytes | None:
     return raw if raw and encode_challenge(raw) == value else None
 
 
-def issue_challenge(session: Session, *, client_id: str, purpose: Purpose, now: datetime, ttl: timedelta) -> str:
+def issue_challenge(session: Executor, *, client_id: str, purpose: Purpose, now: datetime, ttl: timedelta) -> str:
     """A fresh challenge of 32 random bytes, stored for ``client_id`` and ``purpose``."""
     value = encode_challenge(secrets.token_bytes(CHALLENGE_BYTES))
     store_challenge(session, value, client_id=client_id, purpose=purpose, now=now, ttl=ttl)
@@ -55,7 +55,7 @@ def issue_challenge(session: Session, *, client_id: str, purpose: Purpose, now: 
 
 
 def store_challenge(
-    session: Session, value: str, *, client_id: str, purpose: Purpose, now: datetime, ttl: timedelta
+    session: Executor, value: str, *, client_id: str, purpose: Purpose, now: datetime, ttl: timedelta
 ) -> None:
     """Store a challenge value (its hash). :func:`issue_challenge` is the way to make one."""
     session.execute(
@@ -71,7 +71,7 @@ def store_challenge(
     )
 
 
-def consume_challenge(session: Session, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> bytes:
+def consume_challenge(session: Executor, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> bytes:
     """Mark the challenge used and return its raw bytes, or raise why it cannot be used.
 
     A single conditional UPDATE decides (``consumed_at IS NULL AND expires_at > now``), so of any
@@ -96,7 +96,7 @@ def consume_challenge(session: Session, value: str, *, client_id: str, purpose: 
     raise ChallengeExpired(f"the challenge expired at {row.expires_at.isoformat()}")
 
 
-def use_up_challenge(session: Session, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> None:
+def use_up_challenge(session: Executor, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> None:
     """Mark the challenge used if it still is usable (after a failed attempt whose transaction rolled back
     its consumption; see :mod:`attest.server.verdict_transaction`)."""
     session.execute(_USE_UP, {"digest": _hash(value), "client": client_id, "for_purpose": purpose.value, "now": now})

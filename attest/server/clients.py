@@ -22,8 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from attest.android.play_integrity.remote import API_BASE_URL as PLAY_INTEGRITY_API_BASE_URL
-from attest.server.db.engine import affected_rows
-from attest.server.db.models import Client
+from attest.server.db.engine import Executor, affected_rows
+from attest.server.db.models import Client, table_of
 from attest.server.errors import ClientInvalid, ClientPlatformMismatch, ClientUnknown
 
 _APP_ID_PATTERN = r"^[A-Z0-9]{10}\.[A-Za-z0-9.\-]+$"
@@ -276,9 +276,10 @@ class ClientDirectory:
             self._entries[client.client_id] = (self._monotonic(), client)
 
 
-def debug_secret_hash_of(session: Session, client_id: str) -> str | None:
-    row = session.get(Client, client_id)
-    return None if row is None else row.debug_secret_hash
+def debug_secret_hash_of(session: Executor, client_id: str) -> str | None:
+    table = table_of(Client)
+    statement = select(table.c.debug_secret_hash).where(table.c.client_id == client_id)
+    return session.execute(statement).scalar_one_or_none()
 
 
 def has_debug_clients(session: Session) -> bool:

@@ -37,7 +37,7 @@ def attest_apple(
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
     audit = request_audit(request, runtime, event="attest.apple", client_id=body.client_id, platform="apple")
-    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+    with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
         client = runtime.clients.get(body.client_id, platform="apple")
         transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
@@ -49,7 +49,7 @@ def attest_apple(
             at=now,
             cache=runtime.apple_intermediates,
         )
-        store_attested_key(transaction.session, attested, client_id=client.client_id, risk_metric=None, now=now)
+        store_attested_key(transaction.database, attested, client_id=client.client_id, risk_metric=None, now=now)
     return issue_token(runtime, client, client_data.jwk, _verdict(attested.environment))
 
 
@@ -63,10 +63,10 @@ def assert_apple(
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
     audit = request_audit(request, runtime, event="assert.apple", client_id=body.client_id, platform="apple")
-    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+    with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
         client = runtime.clients.get(body.client_id, platform="apple")
-        stored = load_key(transaction.session, key_id, client_id=client.client_id)
+        stored = load_key(transaction.database, key_id, client_id=client.client_id)
         transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
         verified = verify_apple_assertion(
             assertion,
@@ -75,7 +75,7 @@ def assert_apple(
             counter=stored.counter,
             policy=policy_for(client, runtime),
         )
-        advance_counter(transaction.session, stored.key_id, new_counter=verified.counter, now=now)
+        advance_counter(transaction.database, stored.key_id, new_counter=verified.counter, now=now)
     return issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
 
 

@@ -36,10 +36,10 @@ def attest_debug(
         runtime.rate_limiter.hit(limit, body.client_id, now=runtime.now())
     now = runtime.now()
     audit = request_audit(request, runtime, event="attest.debug", client_id=body.client_id, platform="debug")
-    with verdict_transaction(runtime.sessions, audit, now=now) as transaction:
+    with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
         jwk = check_public_jwk(body.jwk)
         client = runtime.clients.get(body.client_id, platform="debug")
-        if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(transaction.session, client.client_id)):
+        if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(transaction.database, client.client_id)):
             raise DebugSecretInvalid("the debug secret does not match")
         transaction.consume_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
     verdict = AttestationVerdict(
