@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -67,8 +67,25 @@ class FileStatusListSource:
         return status_list
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """What one revalidation produced: the list to hold, its validators, when to revalidate next,
+    and the error when it failed (the previous list is then kept)."""
+
+    status_list: StatusList | None
+    validators: dict[str, str]
+    revalidate_at: datetime
+    error: str | None
+
+
 class HttpStatusListSource:
-    """Google's status list over HTTPS, cached in memory (thread-safe)."""
+    """Google's status list over HTTPS, cached in memory (thread-safe).
+
+    With ``refresh_in_background`` (the service's setting), a list that is due for revalidation but
+    still within ``max_age`` keeps being served while one background thread revalidates it
+    (stale-while-revalidate, RFC 5861 section 3), so that requests never wait for Google; only when
+    there is no usable list does the caller fetch inline. Without it, the caller that finds the list
+    due revalidates inline (the CLI's one-shot use)."""
 
     def __init__(
         self,
@@ -79,54 +96,89 @@ class HttpStatusListSource:
         clock: Clock = utc_now,
         timeout: float = 10.0,
         retry_after: timedelta = timedelta(minutes=1),
+        refresh_in_background: bool = False,
     ) -> None:
         self._url = url
         self._max_age = max_age
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
         self._clock = clock
         self._retry_after = retry_after
+        self._refresh_in_background = refresh_in_background
         self._lock = threading.Lock()
         self._list: StatusList | None = None
         self._validators: dict[str, str] = {}
         self._revalidate_at: datetime | None = None
+        self._background: threading.Thread | None = None
         self.last_error: str | None = None
 
     def current(self) -> StatusList | None:
         with self._lock:
             now = self._clock()
+            usable = self._usable(now)
             if self._revalidate_at is None or now >= self._revalidate_at:
-                self._refresh(now)
-            if self._list is None or self._list.fetched_at is None:
-                return None
-            if now - self._list.fetched_at > self._max_age:
-                return None
-            return self._list
+                if usable is not None and self._refresh_in_background:
+                    self._start_background_refresh(now)
+                else:
+                    self._apply(self._fetch(now, self._list, self._validators))
+                    usable = self._usable(now)
+            return usable
 
-    def _refresh(self, now: datetime) -> None:
+    def wait_for_refresh(self, timeout: float | None = None) -> None:
+        """Wait until a running background revalidation has finished (tests, shutdown)."""
+        thread = self._background
+        if thread is not None:
+            thread.join(timeout)
+
+    def _usable(self, now: datetime) -> StatusList | None:
+        if self._list is None or self._list.fetched_at is None or now - self._list.fetched_at > self._max_age:
+            return None
+        return self._list
+
+    def _start_background_refresh(self, now: datetime) -> None:
+        """One revalidation thread at a time; the lock is not held while it talks to Google."""
+        if self._background is not None and self._background.is_alive():
+            return
+        previous, validators = self._list, dict(self._validators)
+
+        def revalidate() -> None:
+            fetched = self._fetch(now, previous, validators)
+            with self._lock:
+                self._apply(fetched)
+
+        self._background = threading.Thread(target=revalidate, name="status-list-refresh", daemon=True)
+        self._background.start()
+
+    def _apply(self, fetched: _Fetched) -> None:
+        if fetched.status_list is not None:
+            self._list = fetched.status_list
+            self._validators = fetched.validators
+        self._revalidate_at = fetched.revalidate_at
+        self.last_error = fetched.error
+
+    def _fetch(self, now: datetime, previous: StatusList | None, validators: dict[str, str]) -> _Fetched:
+        """A conditional GET (RFC 9110 section 13.1) against ``previous``'s validators."""
         headers = {}
-        if self._list is not None:
-            if "etag" in self._validators:
-                headers["If-None-Match"] = self._validators["etag"]
-            if "last-modified" in self._validators:
-                headers["If-Modified-Since"] = self._validators["last-modified"]
+        if previous is not None:
+            if "etag" in validators:
+                headers["If-None-Match"] = validators["etag"]
+            if "last-modified" in validators:
+                headers["If-Modified-Since"] = validators["last-modified"]
         try:
             with self._client.stream("GET", self._url, headers=headers) as response:
-                if response.status_code == 304 and self._list is not None:
-                    self._list = replace(self._list, fetched_at=now)
+                if response.status_code == 304 and previous is not None:
+                    status_list = replace(previous, fetched_at=now)
                 elif response.status_code == 200:
-                    body = _read_bounded(response)
-                    self._list = parse_status_list(body, fetched_at=now, source=self._url)
-                    self._validators = {
+                    status_list = parse_status_list(_read_bounded(response), fetched_at=now, source=self._url)
+                    validators = {
                         name: response.headers[name] for name in ("etag", "last-modified") if name in response.headers
                     }
                 else:
                     raise RevocationError(f"status list fetch answered HTTP {response.status_code}")
-                self._revalidate_at = now + _max_age(response.headers.get("cache-control"), default=self._max_age)
-                self.last_error = None
+                revalidate_at = now + _max_age(response.headers.get("cache-control"), default=self._max_age)
+                return _Fetched(status_list, validators, revalidate_at, None)
         except (httpx.HTTPError, RevocationError) as exc:
             # Keep the last good list (its fetched_at bounds how long it is used); retry later.
-            self.last_error = str(exc)
-            self._revalidate_at = now + self._retry_after
+            return _Fetched(None, validators, now + self._retry_after, str(exc))
 
 
 def _read_bounded(response: httpx.Response) -> bytes:

@@ -100,7 +100,12 @@ def build_runtime(
         status_list = (
             FileStatusListSource(settings.status_list_file, max_age=settings.status_list_max_age, clock=clock)
             if settings.status_list_file is not None
-            else HttpStatusListSource(settings.status_list_url, max_age=settings.status_list_max_age, clock=clock)
+            else HttpStatusListSource(
+                settings.status_list_url,
+                max_age=settings.status_list_max_age,
+                clock=clock,
+                refresh_in_background=True,
+            )
         )
     encryption = KeyEncryption.from_settings(settings)
     return Runtime(

@@ -163,6 +163,52 @@ def test_http_source_rejects_a_malformed_list(status_server: tuple[FakeStatusSer
     assert source.last_error is not None
 
 
+def test_background_refresh_serves_the_held_list_while_revalidating(
+    status_server: tuple[FakeStatusServer, str],
+) -> None:
+    state, url = status_server
+    clock = Clock()
+    source = HttpStatusListSource(url, max_age=timedelta(hours=24), clock=clock, refresh_in_background=True)
+    first = source.current()  # nothing held yet: fetched inline
+    assert first is not None and len(state.requests) == 1
+
+    state.etag = '"v2"'
+    state.body = b'{"entries": {"abc": {"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}'
+    clock.now += timedelta(hours=2)  # due for revalidation, still within max_age
+    assert source.current() is first  # answered at once from memory
+    source.wait_for_refresh(timeout=10)
+    assert len(state.requests) == 2
+    assert state.requests[1]["if-none-match"] == '"v1"'
+    refreshed = source.current()
+    assert refreshed is not None and set(refreshed.entries) == {"abc"}
+    assert refreshed.fetched_at == clock.now
+    assert len(state.requests) == 2  # not due again
+
+
+def test_background_refresh_keeps_the_list_through_failures_then_fails_closed(
+    status_server: tuple[FakeStatusServer, str],
+) -> None:
+    state, url = status_server
+    clock = Clock()
+    source = HttpStatusListSource(
+        url, max_age=timedelta(hours=6), clock=clock, retry_after=timedelta(0), refresh_in_background=True
+    )
+    held = source.current()
+    assert held is not None
+    state.status = 503
+    clock.now += timedelta(hours=5)
+    assert source.current() is held
+    source.wait_for_refresh(timeout=10)
+    assert source.last_error is not None
+    assert source.current() is held  # stale but allowed
+    source.wait_for_refresh(timeout=10)
+    clock.now += timedelta(hours=2)  # older than max_age: the caller fetches inline, and gets nothing
+    assert source.current() is None
+    state.status = 200
+    recovered = source.current()  # inline again, since nothing usable is held
+    assert recovered is not None and recovered.fetched_at == clock.now
+
+
 def test_file_source_honours_max_age(tmp_path: Path) -> None:
     path = tmp_path / "status.json"
     path.write_bytes(SAMPLE)
