@@ -170,7 +170,8 @@ def test_background_refresh_serves_the_held_list_while_revalidating(
     clock = Clock()
     source = HttpStatusListSource(url, max_age=timedelta(hours=24), clock=clock, refresh_in_background=True)
     first = source.current()  # nothing held yet: fetched inline
-    assert first is not None and len(state.requests) == 1
+    assert first is not None
+    assert len(state.requests) == 1
 
     state.etag = '"v2"'
     state.body = b'{"entries": {"abc": {"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}'
@@ -180,7 +181,8 @@ def test_background_refresh_serves_the_held_list_while_revalidating(
     assert len(state.requests) == 2
     assert state.requests[1]["if-none-match"] == '"v1"'
     refreshed = source.current()
-    assert refreshed is not None and set(refreshed.entries) == {"abc"}
+    assert refreshed is not None
+    assert set(refreshed.entries) == {"abc"}
     assert refreshed.fetched_at == clock.now
     assert len(state.requests) == 2  # not due again
 
@@ -206,7 +208,8 @@ def test_background_refresh_keeps_the_list_through_failures_then_fails_closed(
     assert source.current() is None
     state.status = 200
     recovered = source.current()  # inline again, since nothing usable is held
-    assert recovered is not None and recovered.fetched_at == clock.now
+    assert recovered is not None
+    assert recovered.fetched_at == clock.now
 
 
 def test_file_source_honours_max_age(tmp_path: Path) -> None:
