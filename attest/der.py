@@ -22,6 +22,16 @@ TAG_ENUMERATED = 10
 TAG_SEQUENCE = 16
 TAG_SET = 17
 
+#: Identifier octets (X.690 section 8.1.2) of those types: for universal tags below 31 the one DER
+#: encoding, so an offset-based decoder compares a single octet.
+ID_BOOLEAN = 0x01
+ID_INTEGER = 0x02
+ID_OCTET_STRING = 0x04
+ID_NULL = 0x05
+ID_ENUMERATED = 0x0A
+ID_SEQUENCE = 0x30
+ID_SET = 0x31
+
 #: No genuine attestation structure has a tag number or a length this large.
 _MAX_TAG_NUMBER = 1 << 28
 _MAX_LENGTH_OCTETS = 4
@@ -63,18 +73,26 @@ def read_elements(contents: bytes) -> list[Element]:
 
 def _read(data: bytes, offset: int) -> tuple[Element, int]:
     """Read the element starting at ``offset``; return it and the offset after it."""
-    size = len(data)
-    if offset + 2 > size:
+    identifier, tag, start, end = read_header(data, offset, len(data))
+    # tuple.__new__ skips NamedTuple's Python-level __new__: this runs for every element parsed.
+    return _new_element(Element, (identifier >> 6, bool(identifier & 0x20), tag, data[start:end])), end
+
+
+def read_header(data: bytes, offset: int, limit: int) -> tuple[int, int, int, int]:
+    """Read the identifier and length octets of the element at ``offset``, which must end by ``limit``
+    (X.690 sections 8.1.2, 8.1.3 and 10.1). Returns the identifier octet, the tag number, and where the
+    contents start and end: decoders walk one buffer by offsets instead of slicing every element."""
+    if offset + 2 > limit:
         raise DerError("truncated element header")
     identifier = data[offset]
-    class_, constructed, tag = identifier >> 6, bool(identifier & 0x20), identifier & 0x1F
+    tag = identifier & 0x1F
     offset += 1
     if tag == 0x1F:  # high tag number form (X.690 section 8.1.2.4)
         if data[offset] == 0x80:
             raise DerError("tag number is not minimally encoded")
         tag = 0
         while True:
-            if offset >= size:
+            if offset >= limit:
                 raise DerError("truncated tag number")
             octet = data[offset]
             offset += 1
@@ -85,7 +103,7 @@ def _read(data: bytes, offset: int) -> tuple[Element, int]:
                 break
         if tag < 0x1F:
             raise DerError("tag number is not minimally encoded")
-    if offset >= size:
+    if offset >= limit:
         raise DerError("truncated length")
     length = data[offset]
     offset += 1
@@ -93,7 +111,7 @@ def _read(data: bytes, offset: int) -> tuple[Element, int]:
         count = length & 0x7F
         if count == 0:
             raise DerError("indefinite length encoding is not DER")
-        if count > _MAX_LENGTH_OCTETS or offset + count > size:
+        if count > _MAX_LENGTH_OCTETS or offset + count > limit:
             raise DerError("invalid length octets")
         if data[offset] == 0:
             raise DerError("length is not minimally encoded")
@@ -102,10 +120,9 @@ def _read(data: bytes, offset: int) -> tuple[Element, int]:
             raise DerError("length is not minimally encoded")
         offset += count
     end = offset + length
-    if end > size:
-        raise DerError(f"element claims {length} content bytes, {size - offset} remain")
-    # tuple.__new__ skips NamedTuple's Python-level __new__: this runs for every element parsed.
-    return _new_element(Element, (class_, constructed, tag, data[offset:end])), end
+    if end > limit:
+        raise DerError(f"element claims {length} content bytes, {limit - offset} remain")
+    return identifier, tag, offset, end
 
 
 def expect(element: Element, tag: int, *, constructed: bool, what: str) -> Element:
@@ -124,13 +141,19 @@ def set_items(element: Element, what: str) -> list[Element]:
 
 
 def _integer_value(contents: bytes, what: str) -> int:
-    if not contents:
+    return integer_contents(contents, 0, len(contents), what)
+
+
+def integer_contents(data: bytes, start: int, end: int, what: str) -> int:
+    """The value of INTEGER or ENUMERATED contents ``data[start:end]``: non-empty, in their shortest
+    form (X.690 section 8.3.2)."""
+    if start == end:
         raise DerError(f"{what}: empty integer")
-    if len(contents) > 1 and (
-        (contents[0] == 0x00 and contents[1] < 0x80) or (contents[0] == 0xFF and contents[1] >= 0x80)
-    ):
-        raise DerError(f"{what}: integer is not minimally encoded")
-    return int.from_bytes(contents, "big", signed=True)
+    if end - start > 1:
+        first, second = data[start], data[start + 1]
+        if (first == 0x00 and second < 0x80) or (first == 0xFF and second >= 0x80):
+            raise DerError(f"{what}: integer is not minimally encoded")
+    return int.from_bytes(data[start:end], "big", signed=True)
 
 
 def integer(element: Element, what: str) -> int:
@@ -162,6 +185,11 @@ def boolean(element: Element, what: str, *, allow_ber_true: bool = False) -> boo
     if contents[0] == 0xFF or allow_ber_true:
         return True
     raise DerError(f"{what}: BOOLEAN true must be 0xFF in DER, found 0x{contents[0]:02x}")
+
+
+def unexpected(identifier: int, tag: int, expected: int, what: str) -> DerError:
+    """The error for an element whose identifier octet is not ``expected`` (worded as :func:`expect`'s)."""
+    return DerError(f"{what}: expected universal tag {expected & 0x1F}, found class {identifier >> 6} tag {tag}")
 
 
 def explicit_inner(element: Element, what: str) -> Element:

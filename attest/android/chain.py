@@ -10,6 +10,12 @@ ending in Google's expired 2016 root certificate is valid while the certificates
 Steps, in order: parse and bound the input; check where the attestation extension is; find the
 anchor; then for each certificate from the anchor down: name chaining, signature, issuer is a CA
 (with path length), validity at ``at``.
+
+An :class:`IntermediateCache` remembers every run of certificates above the attested one that passed
+these steps ("suffixes": ``chain[k:]`` for k >= 1). A chain whose suffix is known is looked up by its
+DER before anything is parsed; only the certificates below the suffix are parsed and put through the
+same steps, against the remembered issuer key and name. The shared Droid CA2/CA3 of Remote Key
+Provisioning are thus validated once per process, and a device seen before costs one signature.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -30,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from attest.android.key_description import KEY_DESCRIPTION_OID
+from attest.der import DerError, read_header
 from attest.errors import (
     ChainEmpty,
     ChainExpired,
@@ -131,12 +138,18 @@ class CertificateSummary:
 @dataclass(frozen=True, slots=True)
 class VerifiedChain:
     """A chain that passed path validation. ``certificates`` are leaf first; when the anchor's own
-    certificate was sent it is the last one (``anchor_certificate_included``)."""
+    certificate was sent it is the last one (``anchor_certificate_included``). ``serials_hex`` are
+    their serial numbers as the status list keys them (computed when not given)."""
 
     certificates: tuple[x509.Certificate, ...]
     anchor: TrustAnchor
     anchor_certificate_included: bool
     remotely_provisioned: bool
+    serials_hex: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.serials_hex) != len(self.certificates):
+            object.__setattr__(self, "serials_hex", tuple(serial_hex(cert) for cert in self.certificates))
 
     @property
     def attested(self) -> x509.Certificate:
@@ -144,49 +157,89 @@ class VerifiedChain:
 
 
 @dataclass(frozen=True, slots=True)
-class _VerifiedIntermediates:
-    """What a full validation established about ``chain[1:]``; reused while ``at`` is in its window."""
+class _VerifiedSuffix:
+    """What a full validation established about ``chain[k:]`` (k >= 1, ``chain[k]`` below the anchor):
+    reused for a chain ending in the same DER, with the same anchors, while ``at`` is in its window."""
 
+    anchors: TrustAnchors
+    certificates: tuple[x509.Certificate, ...]  # chain[k:], parsed
+    serials_hex: tuple[str, ...]
+    subject: x509.Name  # of chain[k]: the name chain[k - 1] must be issued by
+    subject_der: bytes | None  # the same name as encoded in chain[k] (None if it could not be located)
+    public_key: CertificatePublicKeyTypes  # of chain[k]: the key chain[k - 1] must be signed by
     anchor: TrustAnchor
     anchor_certificate_included: bool
     remotely_provisioned: bool
-    issuer_spki: bytes  # the attestation key, which signs the leaf
-    issuer_name: x509.Name
-    not_before: datetime  # the latest notBefore of the intermediates
-    not_after: datetime  # the earliest notAfter of the intermediates
+    not_before: datetime  # the latest notBefore of the suffix's certificates below the anchor
+    not_after: datetime  # the earliest notAfter of those
+    #: The largest index chain[k] may have so that every pathLenConstraint of the suffix admits the
+    #: certificates below it (RFC 5280 section 6.1.4 (m)); None: unconstrained.
+    max_index: int | None
+
+    def usable(self, anchors: TrustAnchors, index: int, at: datetime, not_before_leeway: timedelta) -> bool:
+        """Would full validation of the suffix pass again, at ``index`` of a chain, at time ``at``?"""
+        return (
+            (self.anchors is anchors or self.anchors == anchors)
+            and self.not_before - not_before_leeway <= at <= self.not_after
+            and (self.max_index is None or index <= self.max_index)
+        )
 
 
 class IntermediateCache:
-    """Remembers intermediates (everything above the attested certificate) that passed full path
-    validation, so that the chain every device of a batch sends is validated once and only the
-    attested certificate is checked per call.
+    """Remembers the certificates above the attested one that passed full path validation, so that
+    the chain every device of a batch sends is validated once and only the attested certificate is
+    checked per call.
 
-    Keyed by the SHA-256 fingerprints of the intermediates and of the trust anchors; an entry is used
-    only while the verification time lies inside the intermediates' joint validity window (outside it,
-    full validation runs again and names the certificate that fails). Bounded (LRU) and thread-safe.
-    Pass one explicitly; there is no module-level cache."""
+    An entry is a suffix of a chain (``chain[k:]``, k >= 1), keyed by the suffix's DER: a chain is
+    matched on its longest known suffix, so that intermediates shared by many devices (RKP's Droid
+    CA2/CA3) are validated once for all of them. An entry is used only with the trust anchors it was
+    validated against, only while the verification time lies inside the validity windows of its
+    certificates (outside them, full validation runs again and names the certificate that fails), and
+    only where its path length constraints admit the certificates below it. Revocation is not cached:
+    the status list is consulted on every call. Bounded (LRU) and thread-safe. Pass one explicitly;
+    there is no module-level cache."""
 
     def __init__(self, max_entries: int = 4096) -> None:
         self._max_entries = max_entries
-        self._entries: OrderedDict[bytes, _VerifiedIntermediates] = OrderedDict()
+        self._entries: OrderedDict[tuple[bytes, ...], _VerifiedSuffix] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: bytes) -> _VerifiedIntermediates | None:
+    def get(self, key: tuple[bytes, ...]) -> _VerifiedSuffix | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: bytes, entry: _VerifiedIntermediates) -> None:
+    def put(self, key: tuple[bytes, ...], entry: _VerifiedSuffix) -> None:
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
+
+    def longest_known_suffix(
+        self, certificates: Sequence[bytes], anchors: TrustAnchors, *, at: datetime, not_before_leeway: timedelta
+    ) -> tuple[int, _VerifiedSuffix] | None:
+        """The smallest k >= 1 such that ``certificates[k:]`` is a usable entry, with the entry. None
+        for a chain that parsing rejects by its length alone (that error comes first)."""
+        if not 1 < len(certificates) <= MAX_CHAIN_LENGTH:
+            return None
+        for index in range(1, len(certificates)):
+            try:
+                entry = self.get(tuple(certificates[index:]))
+            except TypeError:  # an unhashable item: not a certificate any entry was made from
+                return None
+            if entry is not None and entry.usable(anchors, index, at, not_before_leeway):
+                return index, entry
+        return None
 
 
 # --- step 0: parse ------------------------------------------------------------------------------
@@ -198,21 +251,55 @@ def parse_chain(certificates: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
         raise ChainEmpty("the certificate chain is empty")
     if len(certificates) > MAX_CHAIN_LENGTH:
         raise ChainTooLong(f"{len(certificates)} certificates; at most {MAX_CHAIN_LENGTH} are accepted")
-    parsed = []
-    for index, der in enumerate(certificates):
-        if not isinstance(der, bytes | bytearray):
-            raise ChainMalformed(f"certificate {index} is not bytes")
-        if len(der) > MAX_CERTIFICATE_SIZE:
-            raise ChainTooLong(f"certificate {index} is {len(der)} bytes; at most {MAX_CERTIFICATE_SIZE}")
-        try:
-            certificate = x509.load_der_x509_certificate(bytes(der))
-            # Names are parsed on first access: read them now, so that their errors are typed here.
-            certificate.subject  # noqa: B018
+    return tuple(parse_certificate(der, index) for index, der in enumerate(certificates))
+
+
+def parse_certificate(der: bytes, index: int, *, read_issuer: bool = True) -> x509.Certificate:
+    """Parse one DER certificate within the size bound, names included (``read_issuer=False``: the
+    caller knows the issuer name's bytes to be those of a name that was read before)."""
+    if not isinstance(der, bytes | bytearray):
+        raise ChainMalformed(f"certificate {index} is not bytes")
+    if len(der) > MAX_CERTIFICATE_SIZE:
+        raise ChainTooLong(f"certificate {index} is {len(der)} bytes; at most {MAX_CERTIFICATE_SIZE}")
+    try:
+        certificate = x509.load_der_x509_certificate(bytes(der))
+        # Names are parsed on first access: read them now, so that their errors are typed here.
+        certificate.subject  # noqa: B018
+        if read_issuer:
             certificate.issuer  # noqa: B018
-        except (ValueError, TypeError, x509.InvalidVersion) as exc:
-            raise ChainMalformed(f"certificate {index} is not a valid DER X.509 certificate: {exc}") from exc
-        parsed.append(certificate)
-    return tuple(parsed)
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
+        raise ChainMalformed(f"certificate {index} is not a valid DER X.509 certificate: {exc}") from exc
+    return certificate
+
+
+def issuer_der(der: bytes) -> bytes | None:
+    """The issuer Name of a DER certificate, as encoded; None if the bytes have another shape."""
+    fields = _tbs_fields(der, 3)
+    return der[fields[2][0] : fields[2][1]] if fields else None
+
+
+def subject_der(der: bytes) -> bytes | None:
+    """The subject Name of a DER certificate, as encoded; None if the bytes have another shape."""
+    fields = _tbs_fields(der, 5)
+    return der[fields[4][0] : fields[4][1]] if fields else None
+
+
+def _tbs_fields(der: bytes, count: int) -> list[tuple[int, int]]:
+    """Where the first ``count`` fields of tbsCertificate after the optional version lie (RFC 5280
+    section 4.1: serialNumber, signature, issuer, validity, subject, ...); empty if not found."""
+    fields: list[tuple[int, int]] = []
+    try:
+        _, _, start, end = read_header(der, 0, len(der))  # Certificate
+        _, _, offset, end = read_header(der, start, end)  # tbsCertificate
+        if der[offset] == 0xA0:  # version [0] EXPLICIT
+            offset = read_header(der, offset, end)[3]
+        for _ in range(count):
+            after = read_header(der, offset, end)[3]
+            fields.append((offset, after))
+            offset = after
+    except (DerError, IndexError):
+        return []
+    return fields
 
 
 def extensions_of(certificate: x509.Certificate, index: int) -> x509.Extensions:
@@ -269,6 +356,31 @@ def find_anchor(chain: Sequence[x509.Certificate], anchors: TrustAnchors) -> tup
 # --- step 3: the path ---------------------------------------------------------------------------
 
 
+def verify_encoded_chain(
+    certificates: Sequence[bytes],
+    anchors: TrustAnchors,
+    *,
+    at: datetime,
+    not_before_leeway: timedelta = timedelta(0),
+    cache: IntermediateCache | None = None,
+) -> VerifiedChain:
+    """Parse and validate DER ``certificates`` (leaf first) against ``anchors`` at time ``at``
+    (RFC 5280 section 6.1). With a ``cache``, the longest run of certificates above the leaf that was
+    validated before is neither parsed nor validated again; the verdict is the same as without it."""
+    known = (
+        cache.longest_known_suffix(certificates, anchors, at=at, not_before_leeway=not_before_leeway)
+        if cache is not None
+        else None
+    )
+    if cache is None or known is None:
+        chain = parse_chain(certificates)
+        remember = cache if cache is not None and _cacheable(certificates) else None
+        return _verify_and_remember(chain, certificates, anchors, at, not_before_leeway, remember)
+    index, suffix = known
+    below, chained = _parse_below(certificates, index, suffix)
+    return _verify_below_suffix(below, suffix, certificates, at, not_before_leeway, cache, chained=chained)
+
+
 def verify_chain(
     chain: Sequence[x509.Certificate],
     anchors: TrustAnchors,
@@ -278,60 +390,194 @@ def verify_chain(
     cache: IntermediateCache | None = None,
     encoded: Sequence[bytes] | None = None,
 ) -> VerifiedChain:
-    """Validate ``chain`` (leaf first) against ``anchors`` at time ``at`` (RFC 5280 section 6.1).
+    """Validate parsed ``chain`` (leaf first) against ``anchors`` at time ``at`` (RFC 5280 section 6.1).
 
     With a ``cache``, intermediates validated before are not validated again; ``encoded`` (the DER the
     chain was parsed from) spares re-encoding them for the cache key."""
-    key = _cache_key(chain, anchors, encoded) if cache is not None and len(chain) > 1 else None
-    known = cache.get(key) if cache is not None and key is not None else None
-    if known is not None and known.not_before - not_before_leeway <= at <= known.not_after:
-        # The intermediates carry no attestation extension (checked when they were cached).
-        if not _has_extension(chain[0], 0, _KEY_DESCRIPTION):
-            raise ExtensionMissing(f"certificate 0 ({_describe(chain[0])}) carries no attestation extension")
-        _check_certificate(chain[0], 0, known.issuer_spki, known.issuer_name, at, not_before_leeway)
-        return VerifiedChain(tuple(chain), known.anchor, known.anchor_certificate_included, known.remotely_provisioned)
+    if cache is None:
+        encoded = ()
+    elif encoded is None or len(encoded) != len(chain):
+        encoded = [certificate.public_bytes(serialization.Encoding.DER) for certificate in chain]
+    known = (
+        cache.longest_known_suffix(encoded, anchors, at=at, not_before_leeway=not_before_leeway)
+        if cache is not None
+        else None
+    )
+    if cache is None or known is None:
+        remember = cache if cache is not None and _cacheable(encoded) else None
+        return _verify_and_remember(chain, encoded, anchors, at, not_before_leeway, remember)
+    index, suffix = known
+    return _verify_below_suffix(tuple(chain[:index]), suffix, encoded, at, not_before_leeway, cache, chained=False)
 
+
+def _parse_below(
+    certificates: Sequence[bytes], index: int, suffix: _VerifiedSuffix
+) -> tuple[tuple[x509.Certificate, ...], bool]:
+    """Parse ``certificates[:index]``, under a known suffix, as :func:`parse_chain` would. The issuer
+    name of the top one is not read when its bytes are those of the suffix's subject: then it reads
+    the same and chains (RFC 5280 section 6.1.3 (a)(4)), which the second value says."""
+    below = [parse_certificate(der, position) for position, der in enumerate(certificates[: index - 1])]
+    top = certificates[index - 1]
+    chained = type(top) is bytes and suffix.subject_der is not None and issuer_der(top) == suffix.subject_der
+    below.append(parse_certificate(top, index - 1, read_issuer=not chained))
+    return tuple(below), chained
+
+
+def _cacheable(certificates: Sequence[bytes]) -> bool:
+    """Can the suffixes of a chain that parsed be remembered (keyed by their DER)?"""
+    return all(type(der) is bytes for der in certificates)
+
+
+def _verify_and_remember(
+    chain: Sequence[x509.Certificate],
+    encoded: Sequence[bytes],
+    anchors: TrustAnchors,
+    at: datetime,
+    not_before_leeway: timedelta,
+    cache: IntermediateCache | None,
+) -> VerifiedChain:
+    """Full validation: placement, anchor, then every certificate from the anchor down."""
     check_extension_placement(chain)
-
     anchor, included = find_anchor(chain, anchors)
     path = chain[:-1] if included else chain
-    issuer_key = anchor.public_key_der
+    issuer_key = _anchor_key(anchor)
     issuer_name = chain[-1].subject if included else None
     # From the anchor down to the attested certificate (RFC 5280 section 6.1.3).
-    for index in range(len(path) - 1, -1, -1):
-        certificate = path[index]
-        if index > 0:
-            check_is_ca(certificate, index, intermediates_below=index - 1)
-        _check_certificate(certificate, index, issuer_key, issuer_name, at, not_before_leeway)
-        issuer_key = _spki(certificate)
-        issuer_name = certificate.subject
+    keys = _verify_path_down(path, len(path) - 1, issuer_key, issuer_name, at, not_before_leeway)
     verified = VerifiedChain(
         certificates=tuple(chain),
         anchor=anchor,
         anchor_certificate_included=included,
-        remotely_provisioned=any(_has_extension(cert, index, _PROVISIONING_INFO) for index, cert in enumerate(chain)),
+        remotely_provisioned=_provisioned(chain),
     )
-    if cache is not None and key is not None and len(path) > 1:
-        intermediates = path[1:]
-        cache.put(
-            key,
-            _VerifiedIntermediates(
-                anchor=anchor,
-                anchor_certificate_included=included,
-                remotely_provisioned=verified.remotely_provisioned,
-                issuer_spki=_spki(chain[1]),
-                issuer_name=chain[1].subject,
-                not_before=max(cert.not_valid_before_utc for cert in intermediates),
-                not_after=min(cert.not_valid_after_utc for cert in intermediates),
-            ),
-        )
+    if cache is not None and len(path) > 1:
+        top = len(path) - 1
+        suffix = _suffix_entry(anchors, verified, encoded[top], top, keys[top], None)
+        cache.put(tuple(encoded[top:]), suffix)
+        _remember_below(cache, anchors, verified, encoded, top, suffix, keys)
     return verified
+
+
+def _verify_below_suffix(
+    below: tuple[x509.Certificate, ...],
+    suffix: _VerifiedSuffix,
+    encoded: Sequence[bytes],
+    at: datetime,
+    not_before_leeway: timedelta,
+    cache: IntermediateCache,
+    *,
+    chained: bool,
+) -> VerifiedChain:
+    """Validation of ``below`` (the certificates under a known suffix) with the checks and in the order
+    of :func:`_verify_and_remember`; the suffix passed them already and carries no attestation extension.
+    ``chained``: the top one's issuer name is the suffix's subject byte for byte (no need to compare)."""
+    check_extension_placement(below)
+    index = len(below)
+    issuer_name = None if chained else suffix.subject
+    keys = _verify_path_down(below, index - 1, suffix.public_key, issuer_name, at, not_before_leeway)
+    verified = VerifiedChain(
+        certificates=below + suffix.certificates,
+        anchor=suffix.anchor,
+        anchor_certificate_included=suffix.anchor_certificate_included,
+        remotely_provisioned=suffix.remotely_provisioned or _provisioned(below),
+        serials_hex=tuple([serial_hex(cert) for cert in below]) + suffix.serials_hex,
+    )
+    if index > 1:
+        _remember_below(cache, suffix.anchors, verified, encoded, index, suffix, keys)
+    return verified
+
+
+def _verify_path_down(
+    path: Sequence[x509.Certificate],
+    top: int,
+    issuer_key: object,
+    issuer_name: x509.Name | None,
+    at: datetime,
+    not_before_leeway: timedelta,
+) -> dict[int, CertificatePublicKeyTypes]:
+    """Check ``path[top]`` down to ``path[0]``, each against the one above it; their public keys."""
+    keys: dict[int, CertificatePublicKeyTypes] = {}
+    for index in range(top, -1, -1):
+        certificate = path[index]
+        if index > 0:
+            check_is_ca(certificate, index, intermediates_below=index - 1)
+        _check_certificate(certificate, index, issuer_key, issuer_name, at, not_before_leeway)
+        # The leaf's key too: an unreadable one is rejected here, with or without a cache.
+        issuer_key = keys[index] = public_key_of(certificate)
+        issuer_name = certificate.subject
+    return keys
+
+
+def _remember_below(
+    cache: IntermediateCache,
+    anchors: TrustAnchors,
+    verified: VerifiedChain,
+    encoded: Sequence[bytes],
+    index: int,
+    above: _VerifiedSuffix,
+    keys: Mapping[int, CertificatePublicKeyTypes],
+) -> None:
+    """Cache the suffixes starting below ``index`` (whose own suffix is ``above``), down to ``chain[1:]``."""
+    for position in range(index - 1, 0, -1):
+        above = _suffix_entry(anchors, verified, encoded[position], position, keys[position], above)
+        cache.put(tuple(encoded[position:]), above)
+
+
+def _suffix_entry(
+    anchors: TrustAnchors,
+    verified: VerifiedChain,
+    der: bytes,
+    index: int,
+    key: CertificatePublicKeyTypes,
+    above: _VerifiedSuffix | None,
+) -> _VerifiedSuffix:
+    """The entry for ``verified.certificates[index:]``, built on the entry for the suffix one above it
+    (None when ``index`` is the top of the path)."""
+    certificate = verified.certificates[index]
+    not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    max_index = _max_index(certificate, index)
+    if above is not None:
+        not_before, not_after = max(not_before, above.not_before), min(not_after, above.not_after)
+        if above.max_index is not None:
+            max_index = above.max_index - 1 if max_index is None else min(max_index, above.max_index - 1)
+    return _VerifiedSuffix(
+        anchors=anchors,
+        certificates=verified.certificates[index:],
+        serials_hex=verified.serials_hex[index:],
+        subject=certificate.subject,
+        subject_der=subject_der(der),
+        public_key=key,
+        anchor=verified.anchor,
+        anchor_certificate_included=verified.anchor_certificate_included,
+        remotely_provisioned=_provisioned(verified.certificates[index:], start=index),
+        not_before=not_before,
+        not_after=not_after,
+        max_index=max_index,
+    )
+
+
+def _provisioned(certificates: Sequence[x509.Certificate], start: int = 0) -> bool:
+    """Does a certificate carry the provisioning information extension (Remote Key Provisioning)?"""
+    for index, certificate in enumerate(certificates, start):
+        if _has_extension(certificate, index, _PROVISIONING_INFO):
+            return True
+    return False
+
+
+def _max_index(certificate: x509.Certificate, index: int) -> int | None:
+    """The largest index at which the certificate's pathLenConstraint admits the intermediates below
+    it (``index - 1 <= pathLen``); None without one."""
+    try:
+        constraints = extensions_of(certificate, index).get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+    return None if constraints.path_length is None else constraints.path_length + 1
 
 
 def _check_certificate(
     certificate: x509.Certificate,
     index: int,
-    issuer_spki: bytes,
+    issuer_key: object,
     issuer_name: x509.Name | None,
     at: datetime,
     not_before_leeway: timedelta,
@@ -339,20 +585,9 @@ def _check_certificate(
     """Name chaining, signature and validity of one certificate (RFC 5280 section 6.1.3 (a))."""
     if issuer_name is not None:
         check_name_chaining(certificate, issuer_name, index)
-    if not _signature_verifies(certificate, issuer_spki):
+    if not _signed_by(certificate, issuer_key):
         raise ChainSignature(f"certificate {index} ({_describe(certificate)}) is not signed by its issuer's key")
     check_validity(certificate, index, at=at, not_before_leeway=not_before_leeway)
-
-
-def _cache_key(chain: Sequence[x509.Certificate], anchors: TrustAnchors, encoded: Sequence[bytes] | None) -> bytes:
-    digest = hashlib.sha256()
-    for anchor in anchors.anchors:
-        digest.update(hashlib.sha256(anchor.public_key_der).digest())
-    if encoded is None or len(encoded) != len(chain):
-        encoded = [certificate.public_bytes(serialization.Encoding.DER) for certificate in chain]
-    for der in encoded[1:]:
-        digest.update(hashlib.sha256(der).digest())
-    return digest.digest()
 
 
 def check_name_chaining(certificate: x509.Certificate, issuer_name: x509.Name, index: int) -> None:
@@ -471,7 +706,24 @@ def _key_algorithm_name(certificate: x509.Certificate) -> str:
 def _signature_verifies(certificate: x509.Certificate, issuer_spki: bytes) -> bool:
     """Does ``certificate``'s signature verify with the key ``issuer_spki``?"""
     try:
-        _verify_signature(certificate, serialization.load_der_public_key(issuer_spki))
+        key = serialization.load_der_public_key(issuer_spki)
+    except (UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return _signed_by(certificate, key)
+
+
+def _anchor_key(anchor: TrustAnchor) -> object:
+    """The anchor's key object, or None when it cannot be loaded (then nothing verifies with it)."""
+    try:
+        return serialization.load_der_public_key(anchor.public_key_der)
+    except (UnsupportedAlgorithm, ValueError, TypeError):
+        return None
+
+
+def _signed_by(certificate: x509.Certificate, key: object) -> bool:
+    """Does ``certificate``'s signature verify with the public key object ``key``?"""
+    try:
+        _verify_signature(certificate, key)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True

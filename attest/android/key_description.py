@@ -16,12 +16,12 @@ one field would let two parsers disagree about what was attested.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import cache
-from itertools import pairwise
-from typing import Any
+from functools import cache, lru_cache
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from attest import der
 from attest.errors import ExtensionMalformed
@@ -169,69 +169,144 @@ class KeyDescription:
 
 
 # --- field decoders -----------------------------------------------------------------------------
+#
+# Each decoder reads the one element inside an explicit tag, given by its identifier octet and the
+# offsets of its contents in the extension's buffer; nothing is sliced until a value is produced.
 
 
-def _int(element: der.Element, what: str) -> int:
-    return der.integer(element, what)
+def _int(data: bytes, identifier: int, start: int, end: int, what: str) -> int:
+    if identifier != der.ID_INTEGER:
+        raise der.unexpected(identifier, identifier & 0x1F, der.ID_INTEGER, what)
+    return der.integer_contents(data, start, end, what)
 
 
-def _int_set(element: der.Element, what: str) -> tuple[int, ...]:
-    return tuple(der.integer(item, what) for item in der.set_items(element, what))
+def _int_set(data: bytes, identifier: int, start: int, end: int, what: str) -> tuple[int, ...]:
+    if identifier != der.ID_SET:
+        raise der.unexpected(identifier, identifier & 0x1F, der.ID_SET, what)
+    values = []
+    offset = start
+    while offset < end:
+        item, tag, item_start, offset = der.read_header(data, offset, end)
+        if item != der.ID_INTEGER:
+            raise der.unexpected(item, tag, der.ID_INTEGER, what)
+        values.append(der.integer_contents(data, item_start, offset, what))
+    return tuple(values)
 
 
-def _present(element: der.Element, what: str) -> bool:
-    der.null(element, what)
+def _present(data: bytes, identifier: int, start: int, end: int, what: str) -> bool:
+    if identifier != der.ID_NULL:
+        raise der.unexpected(identifier, identifier & 0x1F, der.ID_NULL, what)
+    if start != end:
+        raise der.DerError(f"{what}: NULL with contents")
     return True
 
 
-def _octets(element: der.Element, what: str) -> bytes:
-    return der.octet_string(element, what)
+def _octets(data: bytes, identifier: int, start: int, end: int, what: str) -> bytes:
+    if identifier != der.ID_OCTET_STRING:
+        raise der.unexpected(identifier, identifier & 0x1F, der.ID_OCTET_STRING, what)
+    return data[start:end]
 
 
-def _utf8(element: der.Element, what: str) -> str:
+def _utf8(data: bytes, identifier: int, start: int, end: int, what: str) -> str:
     try:
-        return der.octet_string(element, what).decode("utf-8")
+        return _octets(data, identifier, start, end, what).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise der.DerError(f"{what}: not UTF-8") from exc
 
 
-def _root_of_trust(element: der.Element, what: str) -> RootOfTrust:
-    items = der.sequence_items(element, what)
+def _children(
+    data: bytes, identifier: int, start: int, end: int, expected: int, what: str
+) -> list[tuple[int, int, int, int]]:
+    """The children of a SEQUENCE or SET (``expected`` identifier): (identifier, tag, start, end) each."""
+    if identifier != expected:
+        raise der.unexpected(identifier, identifier & 0x1F, expected, what)
+    children = []
+    offset = start
+    while offset < end:
+        child = der.read_header(data, offset, end)
+        children.append(child)
+        offset = child[3]
+    return children
+
+
+def _root_of_trust(data: bytes, identifier: int, start: int, end: int, what: str) -> RootOfTrust:
+    items = _children(data, identifier, start, end, der.ID_SEQUENCE, what)
     if len(items) not in (3, 4):
         raise der.DerError(f"{what}: expected 3 or 4 fields, found {len(items)}")
-    state = der.enumerated(items[2], f"{what}.verifiedBootState")
+    state = _enumerated(data, items[2], f"{what}.verifiedBootState")
     if state not in VerifiedBootState._value2member_map_:
         raise der.DerError(f"{what}.verifiedBootState: unknown value {state}")
     return RootOfTrust(
-        verified_boot_key=der.octet_string(items[0], f"{what}.verifiedBootKey"),
+        verified_boot_key=_octets(data, *_value(items[0]), f"{what}.verifiedBootKey"),
         # Known device deviation: BOOLEAN 0x01 instead of DER 0xFF (see module docstring).
-        device_locked=der.boolean(items[1], f"{what}.deviceLocked", allow_ber_true=True),
+        device_locked=_ber_boolean(data, items[1], f"{what}.deviceLocked"),
         verified_boot_state=VerifiedBootState(state),
-        verified_boot_hash=der.octet_string(items[3], f"{what}.verifiedBootHash") if len(items) == 4 else None,
+        verified_boot_hash=_octets(data, *_value(items[3]), f"{what}.verifiedBootHash") if len(items) == 4 else None,
     )
 
 
-def _attestation_application_id(element: der.Element, what: str) -> AttestationApplicationId:
-    inner = der.read_element(der.octet_string(element, what))
-    items = der.sequence_items(inner, what)
+def _attestation_application_id(
+    data: bytes, identifier: int, start: int, end: int, what: str
+) -> AttestationApplicationId:
+    if identifier != der.ID_OCTET_STRING:
+        raise der.unexpected(identifier, identifier & 0x1F, der.ID_OCTET_STRING, what)
+    return _decoded_application_id(data[start:end], what)
+
+
+@lru_cache(maxsize=256)
+def _decoded_application_id(data: bytes, what: str) -> AttestationApplicationId:
+    """The OCTET STRING's contents: exactly one DER AttestationApplicationId. Decoded once per distinct
+    value: it names the app (packages, versions, signing certificates), the same for every key the app
+    attests. Pure and immutable; malformed input raises every time (nothing is cached)."""
+    inner, _, inner_start, inner_end = der.read_header(data, 0, len(data))
+    if inner_end != len(data):
+        raise der.DerError(f"{len(data) - inner_end} bytes of trailing data after the element")
+    items = _children(data, inner, inner_start, inner_end, der.ID_SEQUENCE, what)
     if len(items) != 2:
         raise der.DerError(f"{what}: expected 2 fields, found {len(items)}")
     packages = []
-    for package in der.set_items(items[0], f"{what}.packageInfos"):
-        fields = der.sequence_items(package, f"{what}.packageInfo")
+    for package in _children(data, *_value(items[0]), der.ID_SET, f"{what}.packageInfos"):
+        fields = _children(data, *_value(package), der.ID_SEQUENCE, f"{what}.packageInfo")
         if len(fields) != 2:
             raise der.DerError(f"{what}.packageInfo: expected 2 fields, found {len(fields)}")
         packages.append(
-            PackageInfo(name=_utf8(fields[0], f"{what}.packageName"), version=_int(fields[1], f"{what}.version"))
+            PackageInfo(
+                name=_utf8(data, *_value(fields[0]), f"{what}.packageName"),
+                version=_int(data, *_value(fields[1]), f"{what}.version"),
+            )
         )
     digests = tuple(
-        der.octet_string(item, f"{what}.signatureDigest")
-        for item in der.set_items(items[1], f"{what}.signatureDigests")
+        _octets(data, *_value(item), f"{what}.signatureDigest")
+        for item in _children(data, *_value(items[1]), der.ID_SET, f"{what}.signatureDigests")
     )
     return AttestationApplicationId(packages=tuple(packages), signature_digests=digests)
 
 
-_FieldDecoder = Callable[[der.Element, str], Any]
+def _value(header: tuple[int, int, int, int]) -> tuple[int, int, int]:
+    """(identifier, start, end) of a header from :func:`attest.der.read_header`."""
+    return header[0], header[2], header[3]
+
+
+def _enumerated(data: bytes, header: tuple[int, int, int, int], what: str) -> int:
+    identifier, tag, start, end = header
+    if identifier != der.ID_ENUMERATED:
+        raise der.unexpected(identifier, tag, der.ID_ENUMERATED, what)
+    return der.integer_contents(data, start, end, what)
+
+
+def _ber_boolean(data: bytes, header: tuple[int, int, int, int], what: str) -> bool:
+    """BOOLEAN read as BER (X.690 section 8.2.2: any non-zero octet is true)."""
+    identifier, tag, start, end = header
+    if identifier != der.ID_BOOLEAN:
+        raise der.unexpected(identifier, tag, der.ID_BOOLEAN, what)
+    if end - start != 1:
+        raise der.DerError(f"{what}: BOOLEAN must be one octet")
+    return data[start] != 0x00
+
+
+class _FieldDecoder(Protocol):
+    def __call__(self, data: bytes, identifier: int, start: int, end: int, what: str, /) -> Any: ...
+
 
 #: tag number -> (AuthorizationList attribute, schema name, decoder)
 AUTHORIZATION_FIELDS: Mapping[int, tuple[str, str, _FieldDecoder]] = {
@@ -292,56 +367,86 @@ def parse_key_description(extension_value: bytes) -> KeyDescription:
 
     Raises :class:`~attest.errors.ExtensionMalformed` naming the field that failed."""
     try:
-        return _key_description(der.read_element(extension_value))
+        return _key_description(extension_value)
     except der.DerError as exc:
         raise ExtensionMalformed(f"KeyDescription: {exc}") from exc
 
 
-def _key_description(element: der.Element) -> KeyDescription:
-    items = der.sequence_items(element, "KeyDescription")
+def _key_description(data: bytes) -> KeyDescription:
+    header = der.read_header(data, 0, len(data))
+    if header[3] != len(data):
+        raise der.DerError(f"{len(data) - header[3]} bytes of trailing data after the element")
+    items = _children(data, *_value(header), der.ID_SEQUENCE, "KeyDescription")
     if len(items) != 8:
         raise der.DerError(f"expected 8 fields, found {len(items)}")
     return KeyDescription(
-        attestation_version=der.integer(items[0], "attestationVersion"),
-        attestation_security_level=_security_level(items[1], "attestationSecurityLevel"),
-        keymint_version=der.integer(items[2], "keyMintVersion"),
-        keymint_security_level=_security_level(items[3], "keyMintSecurityLevel"),
-        attestation_challenge=der.octet_string(items[4], "attestationChallenge"),
-        unique_id=der.octet_string(items[5], "uniqueId"),
-        software_enforced=_authorization_list(items[6], "softwareEnforced"),
-        hardware_enforced=_authorization_list(items[7], "hardwareEnforced"),
+        attestation_version=_int(data, *_value(items[0]), "attestationVersion"),
+        attestation_security_level=_security_level(data, items[1], "attestationSecurityLevel"),
+        keymint_version=_int(data, *_value(items[2]), "keyMintVersion"),
+        keymint_security_level=_security_level(data, items[3], "keyMintSecurityLevel"),
+        attestation_challenge=_octets(data, *_value(items[4]), "attestationChallenge"),
+        unique_id=_octets(data, *_value(items[5]), "uniqueId"),
+        software_enforced=_authorization_list(data, items[6], "softwareEnforced"),
+        hardware_enforced=_hardware_enforced(data, items[7]),
     )
 
 
+def _hardware_enforced(data: bytes, header: tuple[int, int, int, int]) -> AuthorizationList:
+    identifier, tag, start, end = header
+    if identifier != der.ID_SEQUENCE:
+        raise der.unexpected(identifier, tag, der.ID_SEQUENCE, "hardwareEnforced")
+    return _decoded_hardware_enforced(data[start:end])
+
+
+@lru_cache(maxsize=1024)
+def _decoded_hardware_enforced(contents: bytes) -> AuthorizationList:
+    """hardwareEnforced, decoded once per distinct value. The list describes the device (boot state,
+    OS and patch levels, IDs) and the key's type, so the keys a device attests repeat it byte for byte;
+    softwareEnforced holds creationDateTime and is never the same twice. Decoding is a pure function
+    of the bytes and its result is immutable; malformed input raises every time (nothing is cached)."""
+    return _authorization_list(contents, (der.ID_SEQUENCE, der.TAG_SEQUENCE, 0, len(contents)), "hardwareEnforced")
+
+
 @cache
-def _label(list_name: str, tag: int) -> str:
-    """``softwareEnforced.osVersion``: names the field in error messages (built once per field)."""
-    return f"{list_name}.{AUTHORIZATION_FIELDS[tag][1]}"
+def _labels(list_name: str) -> Mapping[int, str]:
+    """``softwareEnforced.osVersion`` by tag: names the field in error messages (built once per list)."""
+    return MappingProxyType({tag: f"{list_name}.{field[1]}" for tag, field in AUTHORIZATION_FIELDS.items()})
 
 
-def _security_level(element: der.Element, what: str) -> SecurityLevel:
-    value = der.enumerated(element, what)
+def _security_level(data: bytes, header: tuple[int, int, int, int], what: str) -> SecurityLevel:
+    value = _enumerated(data, header, what)
     if value not in SecurityLevel._value2member_map_:
         raise der.DerError(f"{what}: unknown security level {value}")
     return SecurityLevel(value)
 
 
-def _authorization_list(element: der.Element, what: str) -> AuthorizationList:
+def _authorization_list(data: bytes, header: tuple[int, int, int, int], what: str) -> AuthorizationList:
+    """One pass over the entries: each is ``[tag] EXPLICIT`` around exactly one element."""
+    identifier, tag, offset, end = header
+    if identifier != der.ID_SEQUENCE:
+        raise der.unexpected(identifier, tag, der.ID_SEQUENCE, what)
+    labels = _labels(what)
     values: dict[str, Any] = {}
     unknown: list[tuple[int, bytes]] = []
-    seen: list[int] = []
-    for class_, constructed, tag, contents in der.sequence_items(element, what):
-        if class_ != der.CLASS_CONTEXT or not constructed:
+    seen: set[int] = set()
+    previous = -1
+    in_order = True
+    while offset < end:
+        identifier, tag, start, offset = der.read_header(data, offset, end)
+        if identifier & 0xE0 != 0xA0:  # context-specific, constructed
             raise der.DerError(f"{what}: entry is not an explicitly tagged field (tag {tag})")
-        seen.append(tag)
+        if tag in seen:
+            raise der.DerError(f"{what}: tag [{tag}] appears twice")
+        seen.add(tag)
+        if tag <= previous:
+            in_order = False
+        previous = tag
         known = AUTHORIZATION_FIELDS.get(tag)
         if known is None:
-            unknown.append((tag, contents))
+            unknown.append((tag, data[start:offset]))
             continue
-        attribute, decode = known[0], known[2]
-        values[attribute] = decode(der.read_element(contents), _label(what, tag))
-    if len(set(seen)) != len(seen):
-        repeated = next(tag for tag in seen if seen.count(tag) > 1)
-        raise der.DerError(f"{what}: tag [{repeated}] appears twice")
-    in_order = all(earlier < later for earlier, later in pairwise(seen))
+        inner, _, inner_start, inner_end = der.read_header(data, start, offset)
+        if inner_end != offset:
+            raise der.DerError(f"{labels[tag]}: {offset - inner_end} bytes of trailing data after the element")
+        values[known[0]] = known[2](data, inner, inner_start, inner_end, labels[tag])
     return AuthorizationList(**values, unknown_tags=tuple(unknown), tags_in_ascending_order=in_order)

@@ -170,6 +170,14 @@ def check_key_origin(description: KeyDescription, policy: AndroidPolicy) -> None
         raise KeyOrigin(f"origin is {shown}; the policy allows {allowed}")
 
 
+#: The public key types each attested algorithm certifies (KeyMint Algorithm.aidl).
+_KEY_TYPES: dict[int, tuple[type, ...]] = {
+    Algorithm.EC: (ec.EllipticCurvePublicKey,),
+    Algorithm.RSA: (rsa.RSAPublicKey,),
+    Algorithm.ML_DSA: (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey),
+}
+
+
 def check_key_algorithm(description: KeyDescription, policy: AndroidPolicy, attested: x509.Certificate) -> None:
     """algorithm is allowed and is the algorithm of the certified public key."""
     algorithm = enforced_list(description).algorithm
@@ -178,12 +186,7 @@ def check_key_algorithm(description: KeyDescription, policy: AndroidPolicy, atte
         allowed = ", ".join(sorted(a.name for a in policy.allowed_key_algorithms))
         raise KeyAlgorithm(f"algorithm is {shown}; the policy allows {allowed}")
     key = public_key_of(attested)
-    matches = {
-        Algorithm.EC: isinstance(key, ec.EllipticCurvePublicKey),
-        Algorithm.RSA: isinstance(key, rsa.RSAPublicKey),
-        Algorithm.ML_DSA: isinstance(key, mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey),
-    }
-    if not matches.get(Algorithm(algorithm), False):
+    if not isinstance(key, _KEY_TYPES.get(algorithm, ())):
         raise KeyAlgorithm(
             f"the attested algorithm is {Algorithm(algorithm).name} but the certificate holds a {type(key).__name__}"
         )

@@ -94,18 +94,30 @@ def parse_status_list(data: bytes, *, fetched_at: datetime | None = None, source
 
 
 def check_revocation(
-    chain: Sequence[x509.Certificate], status_list: StatusList | None, mode: RevocationMode
+    chain: Sequence[x509.Certificate],
+    status_list: StatusList | None,
+    mode: RevocationMode,
+    *,
+    serials: Sequence[str] | None = None,
 ) -> RevocationOutcome:
-    """Reject a chain with any listed certificate; apply ``mode`` when there is no list."""
+    """Reject a chain with any listed certificate; apply ``mode`` when there is no list.
+
+    ``serials`` are the chain's serial numbers as :func:`~attest.android.chain.serial_hex` gives them,
+    when the caller has them already (a cached intermediate's is formatted once, but looked up in the
+    current list on every call)."""
     if mode is RevocationMode.OFF:
         return RevocationOutcome(checked=False, detail="revocation checking is off")
     if status_list is None:
         if mode is RevocationMode.REQUIRED:
             raise RevocationListUnavailable("no fresh attestation status list is available")
         return RevocationOutcome(checked=False, detail="no fresh status list was available")
-    for index, certificate in enumerate(chain):
-        entry = status_list.entries.get(serial_hex(certificate))
+    if serials is None or len(serials) != len(chain):
+        serials = [serial_hex(certificate) for certificate in chain]
+    entries = status_list.entries
+    for index, serial in enumerate(serials):
+        entry = entries.get(serial)
         if entry is not None:
+            certificate = chain[index]
             raise ChainRevoked(
                 f"certificate {index} ({certificate.subject.rfc4514_string()}, serial {serial_hex(certificate)}) "
                 f"is {entry.status} ({entry.reason or 'no reason given'})"

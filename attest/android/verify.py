@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from attest.android import chain as chain_validation
 from attest.android.key_description import (
@@ -40,7 +42,7 @@ from attest.android.policy import (
 )
 from attest.android.revocation import RevocationOutcome, StatusList, check_revocation
 from attest.errors import ConfigurationError
-from attest.jwk import public_key_to_jwk
+from attest.jwk import b64url, public_key_to_jwk
 
 #: The steps in the order they run; ``on_step`` is called with each label once it has passed.
 STEPS = (
@@ -122,17 +124,15 @@ def verify_android_attestation(
     ``on_step`` (optional) hears the label of each step of :data:`STEPS` as it passes."""
     passed = on_step or _ignore
     at = _aware(at) if at is not None else datetime.now(UTC)
-    parsed = chain_validation.parse_chain(certificates)
-    verified = chain_validation.verify_chain(
-        parsed,
+    verified = chain_validation.verify_encoded_chain(
+        certificates,
         policy.trust_anchors,
         at=at,
         not_before_leeway=policy.not_before_leeway,
         cache=intermediate_cache,
-        encoded=certificates,
     )
     passed("chain")
-    revocation = check_revocation(verified.certificates, status_list, policy.revocation)
+    revocation = check_revocation(verified.certificates, status_list, policy.revocation, serials=verified.serials_hex)
     passed("revocation")
     description = parse_key_description(_extension_value(verified.attested))
     passed("key description")
@@ -165,6 +165,30 @@ def _extension_value(certificate: x509.Certificate) -> bytes:
     return value.value
 
 
+#: JWK names (RFC 7518 section 6.2.1.1) of the curves an attested EC key may be on.
+_JWK_CURVES: Mapping[str, str] = MappingProxyType({"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"})
+
+
+def _attested_key(certificate: x509.Certificate) -> tuple[Mapping[str, str], bytes]:
+    """The attested key as a JWK and as SubjectPublicKeyInfo DER. An EC key's SubjectPublicKeyInfo ends
+    with its point, uncompressed (RFC 5480 section 2.2): the JWK's coordinates are read from there
+    rather than exported a second time (what :func:`attest.jwk.public_key_to_jwk` would do)."""
+    key = chain_validation.public_key_of(certificate)
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _JWK_CURVES:
+        size = (key.curve.key_size + 7) // 8
+        point = spki[-(2 * size + 1) :]
+        if point[0] == 0x04:
+            jwk = {
+                "kty": "EC",
+                "crv": _JWK_CURVES[key.curve.name],
+                "x": b64url(point[1 : size + 1]),
+                "y": b64url(point[size + 1 :]),
+            }
+            return MappingProxyType(jwk), spki
+    return public_key_to_jwk(key), spki
+
+
 def _result(
     verified: chain_validation.VerifiedChain,
     description: KeyDescription,
@@ -178,10 +202,10 @@ def _result(
         description.software_enforced.attestation_application_id
         or description.hardware_enforced.attestation_application_id
     )
-    key = chain_validation.public_key_of(verified.attested)
+    jwk, spki = _attested_key(verified.attested)
     return AndroidAttestationResult(
-        public_key_jwk=public_key_to_jwk(key),
-        public_key_der=key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
+        public_key_jwk=jwk,
+        public_key_der=spki,
         package_names=tuple(p.name for p in app_id.packages) if app_id else (),
         package_versions=tuple(p.version for p in app_id.packages) if app_id else (),
         signer_digests=app_id.signature_digests if app_id else (),
