@@ -73,7 +73,6 @@ from fido.recovery import (
     redeem_recovery_token,
     start_recovery,
 )
-from fido.routes import Config, PasskeyConfig, _audit, _recovering, _set_cookie, _signed_in, signed_in_user
 from fido.schemas import (
     EmailConfirmRequest,
     EmailVerificationRequest,
@@ -87,6 +86,7 @@ from fido.schemas import (
     RecoveryView,
 )
 from fido.sessions import Recovering, SignedIn, resolve_recovery_session
+from fido.web import Config, PasskeyConfig, audit_event, recovering_of, set_cookie, signed_in_of, signed_in_user
 
 router = APIRouter(tags=["recovery"])
 
@@ -161,7 +161,7 @@ def post_email_verification(
             now=now,
             rp_name=settings.rp_name,
         )
-    _audit(request, runtime, "email.verification")("info", subject=account.id)
+    audit_event(request, runtime, "email.verification")("info", subject=account.id)
     response.headers.update(NO_STORE)
     return EmailVerificationStarted(email=email, expires_in=int(VERIFICATION_TTL.total_seconds()))
 
@@ -173,11 +173,11 @@ def post_email_verification_confirm(
     """Redeem the code (signed in: it names no account by itself) or the link's token, and make the address
     the account's verified address."""
     settings, now = runtime.settings, runtime.now()
-    audit = _audit(request, runtime, "email.verify")
+    audit = audit_event(request, runtime, "email.verify")
     _limit_address(request, runtime, "email.confirm")
     user_id: str | None = None
     if body.code is not None:
-        signed_in = _signed_in(request, runtime, config)
+        signed_in = signed_in_of(request, runtime, config)
         if signed_in is None:
             raise SessionRequired("sign in to enter the code, or open the link in the mail")
         user_id = signed_in.user_id
@@ -261,7 +261,7 @@ def _start_recovery(email_text: str, request: Request, runtime: Runtime) -> None
             rp_name=runtime.settings.rp_name,
         )
     # The same audit row (and metric) either way; only the subject tells the audit log whose it was.
-    _audit(request, runtime, "recovery.start")("info", subject=user_id)
+    audit_event(request, runtime, "recovery.start")("info", subject=user_id)
 
 
 @router.post("/v1/recovery/verify", response_model=RecoveryView)
@@ -276,13 +276,13 @@ async def post_recovery_verify(
         if body.token is None:  # the code form names an address: its timing must not tell
             await _hold_until(started, runtime.settings.recovery_response_floor)
     response = JSONResponse(view.model_dump(mode="json"), headers=NO_STORE)
-    _set_cookie(response, config, config.cookies.recovery_cookie, token, int(_remaining(view.expires_at, runtime)))
+    set_cookie(response, config, config.cookies.recovery_cookie, token, int(_remaining(view.expires_at, runtime)))
     return response
 
 
 def _verify_recovery(body: RecoveryVerifyRequest, request: Request, runtime: Runtime) -> tuple[str, RecoveryView]:
     now = runtime.now()
-    audit = _audit(request, runtime, "recovery.verify")
+    audit = audit_event(request, runtime, "recovery.verify")
     _limit_address(request, runtime, "recovery.verify")
     subject: str | None = None
     try:
@@ -331,7 +331,7 @@ def _token_error(outcome: Outcome) -> AttestationError:
 
 
 def recovering_user(request: Request, runtime: RuntimeDep, config: Config) -> Recovering:
-    recovering = _recovering(request, runtime, config)
+    recovering = recovering_of(request, runtime, config)
     if recovering is None:
         raise RecoverySessionRequired("verify a recovery code or link first (or the recovery expired)")
     return recovering
@@ -354,7 +354,7 @@ def post_recovery_complete(
 ) -> JSONResponse:
     """The user's choice about the account's other passkeys, once the recovery added its own; the recovery
     session ends (its cookie is cleared)."""
-    audit = _audit(request, runtime, "recovery.complete")
+    audit = audit_event(request, runtime, "recovery.complete")
     try:
         with runtime.sessions.begin() as session:
             removed = complete_recovery(
@@ -365,7 +365,7 @@ def post_recovery_complete(
         raise
     audit("valid", subject=recovering.user_id)
     if removed:
-        _audit(request, runtime, "recovery.removed_other_passkeys")("info", subject=recovering.user_id)
+        audit_event(request, runtime, "recovery.removed_other_passkeys")("info", subject=recovering.user_id)
     response = JSONResponse(RecoveryCompleted(removed_passkeys=removed).model_dump(), headers=NO_STORE)
     _clear_recovery_cookie(response, config)
     return response

@@ -24,26 +24,20 @@ audited (attest.server.audit) with our account id as subject.
 
 from __future__ import annotations
 
-import functools
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from attest.errors import AttestationError
-from attest.server.audit import RequestAudit
-from attest.server.routes.dependencies import limit_per_address, request_id_of, runtime_of
+from attest.server.routes.dependencies import limit_per_address
 from attest.server.runtime import Runtime
-from attest.server.settings import Settings
 from attest.server.verdict_transaction import FailureAction, VerdictTransaction, verdict_transaction
 from fido import base64url
-from fido.attestation import AttestationPolicy
 from fido.authentication import (
     AuthenticationResponse,
     VerifiedAuthentication,
@@ -91,7 +85,6 @@ from fido.registration import (
     registration_options,
     verify_registration,
 )
-from fido.relying_party import RelyingParty
 from fido.schemas import (
     AccountView,
     AuthenticationOptionsRequest,
@@ -106,16 +99,22 @@ from fido.schemas import (
     RenameRequest,
 )
 from fido.sessions import (
-    CookiePolicy,
-    Recovering,
-    SignedIn,
     end_session,
     end_sessions_of_passkey,
     new_token,
-    resolve_recovery_session,
-    resolve_session,
     start_session,
     token_hash,
+)
+from fido.web import (
+    Config,
+    PasskeyConfig,
+    RuntimeDep,
+    SignedInUser,
+    audit_event,
+    no_store,
+    recovering_of,
+    set_cookie,
+    signed_in_of,
 )
 
 router = APIRouter(tags=["passkeys"])
@@ -138,93 +137,13 @@ PAGE_CSP = (
 )
 
 
-# --- configuration -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PasskeyConfig:
-    """The relying party and policies of this deployment, built once from the settings."""
-
-    rp: RelyingParty
-    attestation: AttestationPolicy
-    cookies: CookiePolicy
-
-
-@functools.lru_cache(maxsize=16)
-def passkey_config(settings: Settings, served_port: int | None) -> PasskeyConfig:
-    rp = RelyingParty.configure(
-        rp_id=settings.rp_id,
-        name=settings.rp_name,
-        web_origins=settings.rp_origin_list,
-        apk_key_hashes=settings.apk_key_hash_list,
-        served_port=served_port,
-    )
-    require_trusted = settings.webauthn_attestation == "direct"
-    anchors = settings.webauthn_trust_anchors_file
-    attestation = (
-        AttestationPolicy.from_pem_bundle(anchors.read_bytes(), require_trusted=require_trusted)
-        if anchors is not None
-        else AttestationPolicy(require_trusted=require_trusted)
-    )
-    secure = settings.is_production or any(origin.startswith("https://") for origin in rp.web_origins())
-    return PasskeyConfig(rp=rp, attestation=attestation, cookies=CookiePolicy(secure=secure))
-
-
-def config_of(request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]) -> PasskeyConfig:
-    # The port the service listens on (the ASGI server's socket, not the client's Host header) makes
-    # the development default origin http://localhost:<port>.
-    server = request.scope.get("server")
-    return passkey_config(runtime.settings, server[1] if server else None)
-
-
-Config = Annotated[PasskeyConfig, Depends(config_of)]
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-
-
-def _audit(request: Request, runtime: Runtime, event: str) -> RequestAudit:
-    return RequestAudit(
-        runtime.sessions, runtime.now(), event, None, "webauthn", request_id_of(request), runtime.metrics
-    )
-
-
-def _no_store(response: Response) -> None:
-    response.headers["Cache-Control"] = "no-store"
-
-
-def _set_cookie(response: Response, config: PasskeyConfig, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, path="/", secure=config.cookies.secure, httponly=True, samesite="strict"
-    )
-
-
 def _binding(request: Request, response: Response, config: PasskeyConfig) -> str:
     """The browser-binding value of this browser, set as a cookie when it has none yet."""
     value = request.cookies.get(config.cookies.binding_cookie)
     if value is None or base64url.decode(value, max_bytes=32) is None:
         value = new_token()
-        _set_cookie(response, config, config.cookies.binding_cookie, value, None)
+        set_cookie(response, config, config.cookies.binding_cookie, value, None)
     return value
-
-
-def _signed_in(request: Request, runtime: Runtime, config: PasskeyConfig) -> SignedIn | None:
-    with runtime.sessions() as session:
-        return resolve_session(session, request.cookies.get(config.cookies.session_cookie), now=runtime.now())
-
-
-def _recovering(request: Request, runtime: Runtime, config: PasskeyConfig) -> Recovering | None:
-    """The browser's live recovery session (fido.recovery), or None."""
-    with runtime.sessions() as session:
-        return resolve_recovery_session(session, request.cookies.get(config.cookies.recovery_cookie), now=runtime.now())
-
-
-def signed_in_user(request: Request, runtime: RuntimeDep, config: Config) -> SignedIn:
-    signed_in = _signed_in(request, runtime, config)
-    if signed_in is None:
-        raise SessionRequired("sign in first: this request needs a session")
-    return signed_in
-
-
-SignedInUser = Annotated[SignedIn, Depends(signed_in_user)]
 
 
 def _credential_id(value: str) -> bytes:
@@ -252,8 +171,8 @@ def post_registration_options(
     limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
     username = normalize_username(body.username)
-    signed_in = _signed_in(request, runtime, config)
-    recovering = _recovering(request, runtime, config) if signed_in is None else None
+    signed_in = signed_in_of(request, runtime, config)
+    recovering = recovering_of(request, runtime, config) if signed_in is None else None
     binding = _binding(request, response, config)
     with runtime.sessions.begin() as session:
         if signed_in is not None:
@@ -307,7 +226,7 @@ def post_registration_options(
                 display_name=display_name,
                 user_handle=user.id,
             )
-    _no_store(response)
+    no_store(response)
     options = registration_options(
         rp=config.rp,
         user=user,
@@ -326,11 +245,11 @@ def post_registration_verify(
 ) -> RegistrationResult:
     limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
-    audit = _audit(request, runtime, "passkey.register")
+    audit = audit_event(request, runtime, "passkey.register")
     credential = parse_registration_response(body.credential)
     label = clean_text(body.label, what="label") if body.label is not None else None
-    signed_in = _signed_in(request, runtime, config)
-    recovering = _recovering(request, runtime, config) if signed_in is None else None
+    signed_in = signed_in_of(request, runtime, config)
+    recovering = recovering_of(request, runtime, config) if signed_in is None else None
     kind = CeremonyKind.RECOVERY if recovering is not None else CeremonyKind.REGISTRATION
     ceremony = _consume(request, runtime, config, body.ceremony_id, kind)
     try:
@@ -388,10 +307,10 @@ def post_registration_verify(
         raise
     audit("valid", subject=account.id)
     if recovering is not None:
-        _audit(request, runtime, "recovery.passkey_added")("valid", subject=account.id)
+        audit_event(request, runtime, "recovery.passkey_added")("valid", subject=account.id)
     if token is not None:
-        _set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
-    _no_store(response)
+        set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
+    no_store(response)
     return RegistrationResult(credential_id=base64url.encode(passkey.credential_id))
 
 
@@ -455,7 +374,7 @@ def post_authentication_options(
             require_user_verification=settings.webauthn_require_user_verification,
             user_id=user_id,
         )
-    _no_store(response)
+    no_store(response)
     options = authentication_options(
         rp=config.rp,
         challenge=ceremony.challenge,
@@ -473,7 +392,7 @@ def post_authentication_verify(
     """Verify the assertion, then start a session and sign the login result for the authorization server."""
     limit_per_address(request, runtime, "passkey")
     settings, now = runtime.settings, runtime.now()
-    audit = _audit(request, runtime, "passkey.sign_in")
+    audit = audit_event(request, runtime, "passkey.sign_in")
     credential = parse_authentication_response(body.credential)
     previous = request.cookies.get(config.cookies.session_cookie)
     with verdict_transaction(runtime.sessions.begin, audit, now=now) as transaction:
@@ -505,9 +424,9 @@ def post_authentication_verify(
         now=now,
     )
     if verified.backup_state_changed:
-        _audit(request, runtime, "passkey.backup_state_changed")("info", subject=account.id)
-    _set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
-    _no_store(response)
+        audit_event(request, runtime, "passkey.backup_state_changed")("info", subject=account.id)
+    set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
+    no_store(response)
     return LoginResponse(login_token=login_token, user_id=account.id)
 
 
@@ -554,7 +473,7 @@ def _suspected_clone(
     def record_suspected_clone(session: Session, error: AttestationError) -> None:
         if isinstance(error, SignCountRegression):
             log.warning("possible cloned authenticator: account=%s reason=%s", transaction.subject, error.message)
-            clone = _audit(request, runtime, "passkey.clone_suspected")
+            clone = audit_event(request, runtime, "passkey.clone_suspected")
             clone.record_in(session, "invalid", error.code, subject=transaction.subject)
             clone.publish("invalid", error.code, subject=transaction.subject)
 
@@ -602,7 +521,7 @@ def get_passkeys(response: Response, runtime: RuntimeDep, signed_in: SignedInUse
         account = find_account(session, user_id=signed_in.user_id)
         passkeys = passkeys_of(session, signed_in.user_id)
     assert account is not None
-    _no_store(response)
+    no_store(response)
     return PasskeyList(account=_account_view(account), passkeys=[_passkey_view(passkey) for passkey in passkeys])
 
 
@@ -620,8 +539,8 @@ def patch_passkey(
         passkey = rename_passkey(
             session, user_id=signed_in.user_id, credential_id=_credential_id(credential_id), label=label
         )
-    _audit(request, runtime, "passkey.rename")("info", subject=signed_in.user_id)
-    _no_store(response)
+    audit_event(request, runtime, "passkey.rename")("info", subject=signed_in.user_id)
+    no_store(response)
     return _passkey_view(passkey)
 
 
@@ -659,7 +578,7 @@ def post_removal_options(
             user_id=account.id,
             credential_id=target,
         )
-    _no_store(response)
+    no_store(response)
     options = authentication_options(
         rp=config.rp,
         challenge=ceremony.challenge,
@@ -683,7 +602,7 @@ def delete_passkey(
     started elsewhere end with it."""
     target = _credential_id(credential_id)
     now = runtime.now()
-    audit = _audit(request, runtime, "passkey.remove")
+    audit = audit_event(request, runtime, "passkey.remove")
     credential = parse_authentication_response(body.credential)
     with verdict_transaction(runtime.sessions.begin, audit, now=now) as transaction:
         transaction.subject = signed_in.user_id
@@ -709,7 +628,7 @@ def get_session(response: Response, runtime: RuntimeDep, signed_in: SignedInUser
     with runtime.sessions() as session:
         account = find_account(session, user_id=signed_in.user_id)
     assert account is not None
-    _no_store(response)
+    no_store(response)
     return _account_view(account)
 
 
@@ -721,7 +640,7 @@ def delete_session(request: Request, runtime: RuntimeDep, config: Config) -> Res
         with runtime.sessions.begin() as session:
             ended = end_session(session, token_hash(token), now=runtime.now())
         if ended:
-            _audit(request, runtime, "session.end")("info")
+            audit_event(request, runtime, "session.end")("info")
     response = Response(status_code=204, headers={"Cache-Control": "no-store"})
     response.delete_cookie(
         config.cookies.session_cookie, path="/", secure=config.cookies.secure, httponly=True, samesite="strict"

@@ -13,7 +13,7 @@ from attest.server.db.models import AuditEvent
 from fido import base64url
 from fido.login_token import LOGIN_RESULT_TYP, verify_login_token
 from fido.models import PasskeySession, WebAuthnUser
-from fido.routes import passkey_config
+from fido.web import passkey_config
 from tests.fido.authenticator import UP, SoftAuthenticator
 from tests.fido.service import ORIGIN, Passkeys, start_passkeys
 
