@@ -99,6 +99,8 @@ from fido.schemas import (
     RenameRequest,
 )
 from fido.sessions import (
+    Recovering,
+    SignedIn,
     end_session,
     end_sessions_of_passkey,
     new_token,
@@ -175,38 +177,17 @@ def post_registration_options(
     recovering = recovering_of(request, runtime, config) if signed_in is None else None
     binding = _binding(request, response, config)
     with runtime.sessions.begin() as session:
-        if signed_in is not None:
-            account = find_account(session, user_id=signed_in.user_id)
-            assert account is not None  # sessions are deleted with their account
-            if account.username != username:
-                raise AccountMismatch(f"you are signed in as {account.username!r}; passkeys are added to that account")
+        if signed_in is not None or recovering is not None:
+            account, kind = _account_adding_a_passkey(session, username, signed_in, recovering)
             user = UserEntity(id=account.user_handle, name=account.username, display_name=account.display_name)
             exclude = _descriptors(passkeys_of(session, account.id))
             ceremony = start_ceremony(
                 session,
-                kind=CeremonyKind.REGISTRATION,
+                kind=kind,
                 binding=binding,
                 now=now,
                 ttl=settings.webauthn_ceremony_ttl,
-                require_user_verification=settings.webauthn_require_user_verification,
-                user_id=account.id,
-            )
-        elif recovering is not None:
-            account = find_account(session, user_id=recovering.user_id)
-            assert account is not None  # recovery sessions are deleted with their account
-            if account.username != username:
-                raise AccountMismatch(f"this recovery is for {account.username!r}; passkeys are added to that account")
-            if recovering.credential_id is not None:
-                raise RecoveryPasskeyAdded("this recovery already added a passkey; sign in with it")
-            user = UserEntity(id=account.user_handle, name=account.username, display_name=account.display_name)
-            exclude = _descriptors(passkeys_of(session, account.id))
-            ceremony = start_ceremony(
-                session,
-                kind=CeremonyKind.RECOVERY,
-                binding=binding,
-                now=now,
-                ttl=settings.webauthn_ceremony_ttl,
-                require_user_verification=True,
+                require_user_verification=kind is CeremonyKind.RECOVERY or settings.webauthn_require_user_verification,
                 user_id=account.id,
             )
         else:
@@ -237,6 +218,27 @@ def post_registration_options(
         timeout=settings.webauthn_ceremony_ttl,
     )
     return CeremonyOptions(ceremony_id=ceremony.ceremony_id, options=options)
+
+
+def _account_adding_a_passkey(
+    session: Session, username: str, signed_in: SignedIn | None, recovering: Recovering | None
+) -> tuple[Account, CeremonyKind]:
+    """The account that the signed-in user, or else the recovery session, adds a passkey to, and the
+    ceremony kind for it; the username asked for must be that account's."""
+    if signed_in is not None:
+        account = find_account(session, user_id=signed_in.user_id)
+        assert account is not None  # sessions are deleted with their account
+        if account.username != username:
+            raise AccountMismatch(f"you are signed in as {account.username!r}; passkeys are added to that account")
+        return account, CeremonyKind.REGISTRATION
+    assert recovering is not None
+    account = find_account(session, user_id=recovering.user_id)
+    assert account is not None  # recovery sessions are deleted with their account
+    if account.username != username:
+        raise AccountMismatch(f"this recovery is for {account.username!r}; passkeys are added to that account")
+    if recovering.credential_id is not None:
+        raise RecoveryPasskeyAdded("this recovery already added a passkey; sign in with it")
+    return account, CeremonyKind.RECOVERY
 
 
 @router.post("/v1/passkeys/registration/verify", response_model=RegistrationResult, status_code=201)
