@@ -51,7 +51,7 @@ def parse_client_data(raw: bytes) -> ClientData:
     A duplicated member name is refused: a browser never writes one, and two parsers picking
     different values is how signed data gets read differently from how it was signed."""
     try:
-        document = _JSON.decode(raw.decode("utf-8"))
+        document = _json_document(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ClientDataMalformed(f"clientDataJSON is not UTF-8 JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -124,12 +124,30 @@ def _check_token_binding(token_binding: object) -> None:
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in members:
-            raise ValueError(f"member {name[:40]!r} appears twice")
-        members[name] = value
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        _raise_on_repeated_name(pairs)
     return members
 
 
+def _raise_on_repeated_name(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise ValueError(f"member {name[:40]!r} appears twice")
+        seen.add(name)
+
+
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_members)
+#: Insignificant whitespace around a JSON text (RFC 8259 section 2).
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def _json_document(text: str) -> Any:
+    """The JSON text ``text``, as ``JSONDecoder.decode`` reads it, with the whitespace around it
+    skipped by string methods instead of two regular-expression matches."""
+    start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
+    document, end = _JSON.raw_decode(text, start)
+    if text[end:].strip(_JSON_WHITESPACE):
+        raise ValueError(f"extra data after the JSON value at character {end}")
+    return document
