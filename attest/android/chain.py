@@ -146,14 +146,24 @@ class VerifiedChain:
     anchor_certificate_included: bool
     remotely_provisioned: bool
     serials_hex: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    #: The attested certificate's public key, as read once during validation (read here when not given).
+    attested_key: CertificatePublicKeyTypes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.serials_hex) != len(self.certificates):
             object.__setattr__(self, "serials_hex", tuple(serial_hex(cert) for cert in self.certificates))
+        if self.attested_key is None:
+            object.__setattr__(self, "attested_key", public_key_of(self.certificates[0]))
 
     @property
     def attested(self) -> x509.Certificate:
         return self.certificates[0]
+
+    @property
+    def attested_public_key(self) -> CertificatePublicKeyTypes:
+        key = self.attested_key
+        assert key is not None  # always set by __post_init__
+        return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +459,7 @@ def _verify_and_remember(
         anchor=anchor,
         anchor_certificate_included=included,
         remotely_provisioned=_provisioned(chain),
+        attested_key=keys[0],
     )
     if cache is not None and len(path) > 1:
         top = len(path) - 1
@@ -481,6 +492,7 @@ def _verify_below_suffix(
         anchor_certificate_included=suffix.anchor_certificate_included,
         remotely_provisioned=suffix.remotely_provisioned or _provisioned(below),
         serials_hex=tuple([serial_hex(cert) for cert in below]) + suffix.serials_hex,
+        attested_key=keys[0],
     )
     if index > 1:
         _remember_below(cache, suffix.anchors, verified, encoded, index, suffix, keys)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, mldsa, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
-from attest.android.chain import TrustAnchors, google_hardware_attestation_roots, public_key_of
+from attest.android.chain import TrustAnchors, google_hardware_attestation_roots
 from attest.android.key_description import (
     Algorithm,
     AuthorizationList,
@@ -178,14 +178,13 @@ _KEY_TYPES: dict[int, tuple[type, ...]] = {
 }
 
 
-def check_key_algorithm(description: KeyDescription, policy: AndroidPolicy, attested: x509.Certificate) -> None:
-    """algorithm is allowed and is the algorithm of the certified public key."""
+def check_key_algorithm(description: KeyDescription, policy: AndroidPolicy, key: CertificatePublicKeyTypes) -> None:
+    """algorithm is allowed and is the algorithm of the certified public key ``key``."""
     algorithm = enforced_list(description).algorithm
     if algorithm is None or algorithm not in policy.allowed_key_algorithms:
         shown = _name(Algorithm, algorithm)
         allowed = ", ".join(sorted(a.name for a in policy.allowed_key_algorithms))
         raise KeyAlgorithm(f"algorithm is {shown}; the policy allows {allowed}")
-    key = public_key_of(attested)
     if not isinstance(key, _KEY_TYPES.get(algorithm, ())):
         raise KeyAlgorithm(
             f"the attested algorithm is {Algorithm(algorithm).name} but the certificate holds a {type(key).__name__}"

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from attest.android import chain as chain_validation
 from attest.android.key_description import (
@@ -139,7 +140,7 @@ def verify_android_attestation(
     for label, check in _POLICY_CHECKS:
         check(description, policy)
         passed(label)
-    check_key_algorithm(description, policy, verified.attested)
+    check_key_algorithm(description, policy, verified.attested_public_key)
     passed("key algorithm")
     check_app(description, policy)
     passed("app identity")
@@ -169,11 +170,10 @@ def _extension_value(certificate: x509.Certificate) -> bytes:
 _JWK_CURVES: Mapping[str, str] = MappingProxyType({"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"})
 
 
-def _attested_key(certificate: x509.Certificate) -> tuple[Mapping[str, str], bytes]:
+def _attested_key(key: CertificatePublicKeyTypes) -> tuple[Mapping[str, str], bytes]:
     """The attested key as a JWK and as SubjectPublicKeyInfo DER. An EC key's SubjectPublicKeyInfo ends
     with its point, uncompressed (RFC 5480 section 2.2): the JWK's coordinates are read from there
     rather than exported a second time (what :func:`attest.jwk.public_key_to_jwk` would do)."""
-    key = chain_validation.public_key_of(certificate)
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _JWK_CURVES:
         size = (key.curve.key_size + 7) // 8
@@ -202,7 +202,7 @@ def _result(
         description.software_enforced.attestation_application_id
         or description.hardware_enforced.attestation_application_id
     )
-    jwk, spki = _attested_key(verified.attested)
+    jwk, spki = _attested_key(verified.attested_public_key)
     return AndroidAttestationResult(
         public_key_jwk=jwk,
         public_key_der=spki,
