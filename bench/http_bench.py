@@ -80,6 +80,16 @@ class _CpuSample:
             opened = len(set(later.database) - set(self.database))
         return {name: round(value, 3) for name, value in figures.items()}, opened
 
+    def worker_split(self, later: _CpuSample) -> tuple[int, ...]:
+        """Each server process's share of the server's CPU from this sample to ``later`` (percent,
+        largest first; processes under 1 %, such as the supervisor, left out)."""
+        spent = {pid: seconds - self.server.get(pid, 0.0) for pid, seconds in later.server.items()}
+        total = sum(spent.values())
+        if total <= 0:
+            return ()
+        shares = sorted((round(100 * value / total) for value in spent.values()), reverse=True)
+        return tuple(share for share in shares if share >= 1)
+
 
 def _database(kind: str, directory: Path) -> AbstractContextManager[Database]:
     return postgres_database() if kind == "postgresql" else sqlite_database(directory)
@@ -125,9 +135,9 @@ def _measure_endpoint(endpoint: Endpoint, deployment: Deployment, plan: HttpPlan
         before = _CpuSample.take(deployment)
         result = asyncio.run(run_phase(url, streams, limits, rate=rate, client=plan.client))
         if result.requests:
-            result.cpu_ms_per_request, result.connections_opened = before.until(
-                _CpuSample.take(deployment), result.requests
-            )
+            after = _CpuSample.take(deployment)
+            result.cpu_ms_per_request, result.connections_opened = before.until(after, result.requests)
+            result.worker_cpu_split = before.worker_split(after)
         return result
 
     # Warm-up: every worker's connections, caches and prepared statements; and an estimate of the rate,

@@ -53,6 +53,10 @@ class PhaseResult:
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     #: Database connections (PostgreSQL backends) opened during the phase; None for SQLite.
     connections_opened: int | None = None
+    #: Each server process's share of the server's CPU in the phase, in percent, largest first: with one
+    #: GIL per worker, a worker can use one core at most, and keep-alive connections stay with the
+    #: worker that accepted them, so an uneven split caps the rate below what the cores allow.
+    worker_cpu_split: tuple[int, ...] = ()
 
     @property
     def requests_per_s(self) -> float:

@@ -177,6 +177,7 @@ def _phase_json(phase: PhaseResult) -> dict[str, Any]:
         "inputs_exhausted": phase.exhausted,
         "cpu_ms_per_request": phase.cpu_ms_per_request,
         "database_connections_opened": phase.connections_opened,
+        "worker_cpu_split": list(phase.worker_cpu_split),
     }
 
 
@@ -285,6 +286,8 @@ def _http_table(http: Sequence[HttpRow]) -> str:
                 f"  | {half.offered_per_s or 0:>11.0f} {_number(half.percentile_ms(0.5), '{:.1f}'):>7} "
                 f"{_number(half.percentile_ms(0.99), '{:.1f}'):>8} {half.errors:>6}"
             )
+        if peak.worker_cpu_split:
+            line += f"  (workers' CPU {'/'.join(str(share) for share in peak.worker_cpu_split)} %)"
         if peak.exhausted:
             line += "  (ran out of prepared inputs)"
         if peak.connections_opened:
