@@ -1,7 +1,9 @@
 """One database transaction per attest request.
 
 Everything a successful request writes -- the consumed challenge, the stored key or advanced counter,
-and its "valid" audit event -- commits together, or not at all. When a check fails
+and its "valid" audit event -- commits together, or not at all. The routes run their verification
+before their first write, so that the transaction holds no lock (SQLite's database lock, PostgreSQL's
+row locks) while certificates are checked or Google answers a Play Integrity request. When a check fails
 (:class:`~attest.errors.AttestationError`), the transaction is rolled back, and a second one records
 the "invalid" audit event and uses up the challenge the request presented, if it had been accepted:
 a failed attempt still spends its single-use challenge (draft-ietf-oauth-attestation-based-client-auth
@@ -21,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from attest.errors import AttestationError
 from attest.server.audit import RequestAudit
-from attest.server.challenges import Purpose, consume_challenge, use_up_challenge
+from attest.server.challenges import Purpose, consume_challenge, decode_challenge, use_up_challenge
+from attest.server.errors import ChallengeUnknown
 
 #: Where the request's statements run: a Core connection, or an ORM session where ORM helpers are used.
 Database = TypeVar("Database", Connection, Session)
@@ -44,6 +47,20 @@ class VerdictTransaction(Generic[Database]):
     def consume_challenge(self, value: str, *, client_id: str, purpose: Purpose) -> bytes:
         """:func:`attest.server.challenges.consume_challenge`; a failure after it still uses the challenge up."""
         raw = consume_challenge(self.database, value, client_id=client_id, purpose=purpose, now=self.now)
+        self.on_failure(
+            lambda database, _error: use_up_challenge(
+                database, value, client_id=client_id, purpose=purpose, now=self.now
+            )
+        )
+        return raw
+
+    def present_challenge(self, value: str, *, client_id: str, purpose: Purpose) -> bytes:
+        """The raw bytes of the challenge the request presents, for checks that run before it is consumed
+        (``challenge.unknown`` when the value cannot be a challenge of ours). Should the request fail from
+        here on, the challenge is used up all the same; :meth:`consume_challenge` decides its single use."""
+        raw = decode_challenge(value)
+        if raw is None:
+            raise ChallengeUnknown("the challenge is not one this service issues")
         self.on_failure(
             lambda database, _error: use_up_challenge(
                 database, value, client_id=client_id, purpose=purpose, now=self.now

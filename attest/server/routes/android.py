@@ -46,7 +46,7 @@ def attest_android(
     with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
         client = runtime.clients.get(body.client_id, platform="android")
         assert isinstance(client.config, AndroidClientConfig)
-        challenge = transaction.consume_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
+        challenge = transaction.present_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
         result = verify_android_attestation(
             chain,
             policy_for(client.config, challenge, runtime),
@@ -54,8 +54,8 @@ def attest_android(
             status_list=status_list,
             intermediate_cache=runtime.android_intermediates,
         )
-        # A remote Play Integrity decode holds this request's pooled connection while Google answers;
-        # the pool is as large as the worker's thread pool, so other requests do not wait for it.
+        # A remote Play Integrity decode holds this request's pooled connection (no lock: nothing is
+        # written yet) while Google answers; the pool is as large as the worker's thread pool.
         integrity = check_play_integrity(
             client.config,
             body.integrity_token,
@@ -64,6 +64,7 @@ def attest_android(
             decoders=runtime.play_integrity,
             at=now,
         )
+        transaction.consume_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
     verdict = AttestationVerdict(
         platform="android",
         security_level=_LEVEL_CLAIM[result.keymint_security_level],

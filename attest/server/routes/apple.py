@@ -40,7 +40,7 @@ def attest_apple(
     with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
         client = runtime.clients.get(body.client_id, platform="apple")
-        transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
+        transaction.present_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
         attested = verify_apple_attestation(
             attestation,
             key_id=key_id,
@@ -49,6 +49,7 @@ def attest_apple(
             at=now,
             cache=runtime.apple_intermediates,
         )
+        transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)
         store_attested_key(transaction.database, attested, client_id=client.client_id, risk_metric=None, now=now)
     return issue_token(runtime, client, client_data.jwk, _verdict(attested.environment))
 
@@ -67,7 +68,7 @@ def assert_apple(
         client_data = parse_apple_client_data(client_data_bytes)
         client = runtime.clients.get(body.client_id, platform="apple")
         stored = load_key(transaction.database, key_id, client_id=client.client_id)
-        transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
+        transaction.present_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
         verified = verify_apple_assertion(
             assertion,
             client_data=client_data_bytes,
@@ -75,6 +76,7 @@ def assert_apple(
             counter=stored.counter,
             policy=policy_for(client, runtime),
         )
+        transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
         advance_counter(transaction.database, stored.key_id, new_counter=verified.counter, now=now)
     return issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
 

@@ -5,7 +5,10 @@ on SQLite and PostgreSQL: factory chains under a test root, integrity tokens mad
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -255,3 +258,41 @@ def test_a_missing_key_file_is_a_server_error_not_a_verdict(database_url: str, t
     )
     register(service, "broken-app", PlayIntegrityConfig(decoding=decoding))
     assert problem_code(attest(service, "broken-app"), 500) == "config.invalid"
+
+
+def test_nothing_is_locked_while_google_answers(database_url: str, tmp_path: Path, google: Google) -> None:
+    """The attestation's writes come after its checks: while a remote decode waits for Google, other
+    requests write (on SQLite a held write lock would make them wait for its 30 s busy timeout)."""
+    service = start(database_url, tmp_path)
+    decoding = PlayIntegrityRemoteDecoding(
+        service_account_file=google.write_service_account(tmp_path), api_base_url=google.api_base_url
+    )
+    register(service, "remote-app", PlayIntegrityConfig(decoding=decoding))
+    challenge = service.challenge("remote-app")
+    google.verdicts["slow.token"] = f.payload(challenge=raw(challenge))
+    chain = PKI.chain(android.KeyDescriptionSpec(attestation_challenge=raw(challenge)).to_der())
+    body = {
+        "client_id": "remote-app",
+        "challenge": challenge,
+        "certificate_chain": [base64.b64encode(c).decode() for c in chain.certificates],
+        "integrity_token": "slow.token",
+    }
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_api(path: str, headers: dict[str, str], payload: bytes) -> tuple[int, bytes]:
+        asked.set()
+        release.wait(30)
+        google.api = None
+        return google.handle_api(path, headers, payload)
+
+    google.api = slow_api
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(service.http.post, "/v1/attest/android", json=body)
+        assert asked.wait(10)
+        started = time.monotonic()
+        service.challenge("remote-app")  # a write while the attestation waits
+        waited = time.monotonic() - started
+        release.set()
+        response = pending.result(timeout=30)
+    assert waited < 5
+    assert verdict_of(service, response).play_integrity == PlayIntegrityClaim("device", True, True)
