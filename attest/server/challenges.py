@@ -97,8 +97,8 @@ def consume_challenge(session: Executor, value: str, *, client_id: str, purpose:
 
 
 def use_up_challenge(session: Executor, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> None:
-    """Mark the challenge used if it still is usable (after a failed attempt whose transaction rolled back
-    its consumption; see :mod:`attest.server.verdict_transaction`)."""
+    """Mark the challenge used if it is not yet: after a failed attempt, which may have failed before
+    consuming it or had its consumption rolled back (see :mod:`attest.server.verdict_transaction`)."""
     session.execute(_USE_UP, {"digest": _hash(value), "client": client_id, "for_purpose": purpose.value, "now": now})
 
 
