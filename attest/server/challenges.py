@@ -111,27 +111,16 @@ def purge_expired(session: Session, *, now: datetime, keep: timedelta = timedelt
 # The statements of the request path, built once (Core, on the table: no ORM bookkeeping per request).
 _TABLE = table_of(Challenge)
 _INSERT = insert(_TABLE)
-_CONSUME = (
-    update(_TABLE)
-    .where(
-        _TABLE.c.challenge_hash == bindparam("digest"),
-        _TABLE.c.client_id == bindparam("client"),
-        _TABLE.c.purpose == bindparam("for_purpose"),
-        _TABLE.c.consumed_at.is_(None),
-        _TABLE.c.expires_at > bindparam("now"),
-    )
-    .values(consumed_at=bindparam("now"))
+#: This client's unconsumed challenge for this purpose, by its hash.
+_UNCONSUMED = (
+    _TABLE.c.challenge_hash == bindparam("digest"),
+    _TABLE.c.client_id == bindparam("client"),
+    _TABLE.c.purpose == bindparam("for_purpose"),
+    _TABLE.c.consumed_at.is_(None),
 )
-_USE_UP = (
-    update(_TABLE)
-    .where(
-        _TABLE.c.challenge_hash == bindparam("digest"),
-        _TABLE.c.client_id == bindparam("client"),
-        _TABLE.c.purpose == bindparam("for_purpose"),
-        _TABLE.c.consumed_at.is_(None),
-    )
-    .values(consumed_at=bindparam("now"))
-)
+_MARK_USED = update(_TABLE).values(consumed_at=bindparam("now"))
+_CONSUME = _MARK_USED.where(*_UNCONSUMED, _TABLE.c.expires_at > bindparam("now"))
+_USE_UP = _MARK_USED.where(*_UNCONSUMED)
 
 
 def _hash(value: str) -> bytes:
