@@ -5,8 +5,8 @@ and its "valid" audit event -- commits together, or not at all. The routes run t
 before their first write, so that the transaction holds no lock (SQLite's database lock, PostgreSQL's
 row locks) while certificates are checked or Google answers a Play Integrity request. When a check fails
 (:class:`~attest.errors.AttestationError`), the transaction is rolled back, and a second one records
-the "invalid" audit event and uses up the challenge the request presented, if it had been accepted:
-a failed attempt still spends its single-use challenge (draft-ietf-oauth-attestation-based-client-auth
+the "invalid" audit event and uses up the challenge the request presented (a no-op for a value that is
+not a usable challenge of this client): a failed attempt still spends its single-use challenge (draft-ietf-oauth-attestation-based-client-auth
 section 8), and nothing else of it is kept.
 """
 
@@ -33,26 +33,24 @@ Database = TypeVar("Database", Connection, Session)
 FailureAction = Callable[[Database, AttestationError], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _PresentedChallenge:
+    value: str
+    client_id: str
+    purpose: Purpose
+
+
 @dataclass(slots=True)
 class VerdictTransaction(Generic[Database]):
     """The request's transaction (``database``: a Core connection for the attest routes, an ORM session
     for the passkey routes), the audit subject (an account id, once known), and what the failure
-    transaction must do should a later check fail."""
+    transaction must do should a later check fail: spend the challenges presented, run the actions."""
 
     database: Database
     now: datetime
     subject: str | None = None
+    presented: list[_PresentedChallenge] = field(default_factory=list)
     failure_actions: list[FailureAction[Database]] = field(default_factory=list)
-
-    def consume_challenge(self, value: str, *, client_id: str, purpose: Purpose) -> bytes:
-        """:func:`attest.server.challenges.consume_challenge`; a failure after it still uses the challenge up."""
-        raw = consume_challenge(self.database, value, client_id=client_id, purpose=purpose, now=self.now)
-        self.on_failure(
-            lambda database, _error: use_up_challenge(
-                database, value, client_id=client_id, purpose=purpose, now=self.now
-            )
-        )
-        return raw
 
     def present_challenge(self, value: str, *, client_id: str, purpose: Purpose) -> bytes:
         """The raw bytes of the challenge the request presents, for checks that run before it is consumed
@@ -61,16 +59,31 @@ class VerdictTransaction(Generic[Database]):
         raw = decode_challenge(value)
         if raw is None:
             raise ChallengeUnknown("the challenge is not one this service issues")
-        self.on_failure(
-            lambda database, _error: use_up_challenge(
-                database, value, client_id=client_id, purpose=purpose, now=self.now
-            )
-        )
+        self._remember(_PresentedChallenge(value, client_id, purpose))
+        return raw
+
+    def consume_challenge(self, value: str, *, client_id: str, purpose: Purpose) -> bytes:
+        """:func:`attest.server.challenges.consume_challenge`; a failure after it still uses the challenge up."""
+        raw = consume_challenge(self.database, value, client_id=client_id, purpose=purpose, now=self.now)
+        self._remember(_PresentedChallenge(value, client_id, purpose))
         return raw
 
     def on_failure(self, action: FailureAction[Database]) -> None:
         """Run ``action`` in the failure transaction, should the request fail after this point."""
         self.failure_actions.append(action)
+
+    def _remember(self, challenge: _PresentedChallenge) -> None:
+        if challenge not in self.presented:
+            self.presented.append(challenge)
+
+    def spend_after_failure(self, database: Database, error: AttestationError) -> None:
+        """The failure transaction's work: use up every presented challenge, then the registered actions."""
+        for challenge in self.presented:
+            use_up_challenge(
+                database, challenge.value, client_id=challenge.client_id, purpose=challenge.purpose, now=self.now
+            )
+        for action in self.failure_actions:
+            action(database, error)
 
 
 @contextmanager
@@ -79,7 +92,7 @@ def verdict_transaction(
 ) -> Iterator[VerdictTransaction[Database]]:
     """Run the request's checks and writes in one transaction (``begin()``: ``engine.begin`` or
     ``sessions.begin``) that also records the "valid" audit event; on an :class:`AttestationError`,
-    roll back, then run the registered failure actions (using up the accepted challenge) and record
+    roll back, then use up the presented challenges, run the registered failure actions and record
     "invalid" with the error's code in a transaction of their own, and raise the error again."""
     transaction: VerdictTransaction[Database] | None = None
     try:
@@ -90,8 +103,7 @@ def verdict_transaction(
     except AttestationError as error:
         assert transaction is not None  # only the request's own work raises these, not begin()
         with begin() as database:
-            for action in transaction.failure_actions:
-                action(database, error)
+            transaction.spend_after_failure(database, error)
             audit.record_in(database, "invalid", error.code, subject=transaction.subject)
         audit.publish("invalid", error.code, subject=transaction.subject)
         raise
