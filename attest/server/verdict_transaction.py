@@ -6,8 +6,8 @@ before their first write, so that the transaction holds no lock (SQLite's databa
 row locks) while certificates are checked or Google answers a Play Integrity request. When a check fails
 (:class:`~attest.errors.AttestationError`), the transaction is rolled back, and a second one records
 the "invalid" audit event and uses up the challenge the request presented (a no-op for a value that is
-not a usable challenge of this client): a failed attempt still spends its single-use challenge (draft-ietf-oauth-attestation-based-client-auth
-section 8), and nothing else of it is kept.
+not a usable challenge of this client): a failed attempt still spends its single-use challenge
+(draft-ietf-oauth-attestation-based-client-auth section 8), and nothing else of it is kept.
 """
 
 from __future__ import annotations
