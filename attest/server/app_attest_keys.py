@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,8 @@ from attest.server.errors import AppAttestKeyExists, AppAttestKeyRevoked, AppAtt
 
 @dataclass(frozen=True, slots=True)
 class StoredAppAttestKey:
+    """An attested key as read for an assertion; ``counter`` is the stored counter when it was read."""
+
     key_id: str
     app_id: str
     environment: str
@@ -57,8 +60,63 @@ def store_attested_key(
         raise AppAttestKeyExists(f"App Attest key {key_id} was attested before") from exc
 
 
-def load_key(session: Executor, key_id: bytes, *, client_id: str) -> StoredAppAttestKey:
-    row = session.execute(_LOAD, {"key_id": key_id_text(key_id), "client_id": client_id}).one_or_none()
+class AppAttestKeyDirectory:
+    """The attested App Attest keys one worker process has used: a key's public key, app and environment
+    never change (its id is the SHA-256 of its public key, Apple App Attest "Verify the attestation"
+    step 5), so after its first assertion here a key's row is not read again on the request path.
+
+    The facts that do change stay the database's: every assertion's conditional UPDATE
+    (:meth:`advance_counter`) names the key, its client, a greater counter and no revocation, and it
+    alone accepts the assertion. The counter remembered here is the one read with the row, a lower bound
+    of the stored one (counters only grow), so the verifier's own counter check can only refuse early
+    what the UPDATE would refuse. When the UPDATE refuses, the row is read again to say why, and the key
+    is forgotten. At most ``max_entries`` keys are kept, the earliest read dropped first."""
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], StoredAppAttestKey] = {}
+
+    def load(self, database: Executor, key_id: bytes, *, client_id: str) -> StoredAppAttestKey:
+        """The key ``key_id`` attested for ``client_id`` (``appattest.key_unknown``, ``appattest.key_revoked``)."""
+        text = key_id_text(key_id)
+        with self._lock:
+            remembered = self._entries.get((text, client_id))
+        if remembered is not None:
+            return remembered
+        stored = _read_key(database, text, client_id=client_id)
+        self._remember(stored, client_id)
+        return stored
+
+    def advance_counter(
+        self, database: Executor, key: StoredAppAttestKey, *, client_id: str, new_counter: int, now: datetime
+    ) -> None:
+        """Store ``new_counter`` only if the key is still this client's, unrevoked, and its stored counter
+        is smaller: one conditional UPDATE, so that of concurrent assertions with the same counter exactly
+        one is accepted (App Attest "Verify the assertion" step 5). A refusal says which of these failed."""
+        parameters = {"key": key.key_id, "client": client_id, "new_counter": new_counter, "now": now}
+        if affected_rows(database.execute(_ADVANCE, parameters)) == 1:
+            return
+        self._forget(key.key_id, client_id)
+        _read_key(database, key.key_id, client_id=client_id)  # raises when the key is gone or revoked
+        raise AssertionCounterNotIncreasing(
+            f"the assertion counter {new_counter} is not greater than the stored one (replayed or concurrent assertion)"
+        )
+
+    def _remember(self, key: StoredAppAttestKey, client_id: str) -> None:
+        with self._lock:
+            self._entries.pop((key.key_id, client_id), None)
+            if len(self._entries) >= self._max_entries:
+                self._entries.pop(next(iter(self._entries)))  # the earliest read
+            self._entries[(key.key_id, client_id)] = key
+
+    def _forget(self, key_id: str, client_id: str) -> None:
+        with self._lock:
+            self._entries.pop((key_id, client_id), None)
+
+
+def _read_key(database: Executor, key_id: str, *, client_id: str) -> StoredAppAttestKey:
+    row = database.execute(_LOAD, {"key_id": key_id, "client_id": client_id}).one_or_none()
     if row is None:
         raise AppAttestKeyUnknown("no attested App Attest key has this key id for this client")
     if row.revoked_at is not None:
@@ -66,16 +124,6 @@ def load_key(session: Executor, key_id: bytes, *, client_id: str) -> StoredAppAt
     public_key = serialization.load_der_public_key(row.public_key_der)
     assert isinstance(public_key, ec.EllipticCurvePublicKey)
     return StoredAppAttestKey(row.key_id, row.app_id, row.environment, public_key, row.counter)
-
-
-def advance_counter(session: Executor, key_id: str, *, new_counter: int, now: datetime) -> None:
-    """Store ``new_counter`` only if it is still greater than the stored one: one conditional UPDATE,
-    so that of concurrent assertions with the same counter exactly one is accepted."""
-    result = session.execute(_ADVANCE, {"key": key_id, "new_counter": new_counter, "now": now})
-    if affected_rows(result) != 1:
-        raise AssertionCounterNotIncreasing(
-            f"the assertion counter {new_counter} is not greater than the stored one (replayed or concurrent assertion)"
-        )
 
 
 # The statements of the assertion path, built once (Core, on the table: no ORM bookkeeping per request).
@@ -94,6 +142,7 @@ _ADVANCE = (
     update(_TABLE)
     .where(
         _TABLE.c.key_id == bindparam("key"),
+        _TABLE.c.client_id == bindparam("client"),
         _TABLE.c.counter < bindparam("new_counter"),
         _TABLE.c.revoked_at.is_(None),
     )

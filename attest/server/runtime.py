@@ -19,6 +19,7 @@ from attest.apple.chain import IntermediateCache as AppleIntermediateCache
 from attest.apple.chain import TrustAnchor as AppleTrustAnchor
 from attest.apple.policy import apple_app_attestation_root
 from attest.errors import ConfigurationError
+from attest.server.app_attest_keys import AppAttestKeyDirectory
 from attest.server.clients import ClientDirectory, has_debug_clients
 from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.db.migrate import upgrade
@@ -52,6 +53,8 @@ class Runtime:
     android_intermediates: IntermediateCache
     apple_anchors: tuple[AppleTrustAnchor, ...]
     apple_intermediates: AppleIntermediateCache
+    #: Attested App Attest keys this worker has used (their immutable facts; see the class).
+    app_attest_keys: AppAttestKeyDirectory
     status_list: StatusListSource
     #: PEM of extra trust anchors (a test CA), added to the Apple root in non-production settings.
     test_anchor_pem: bytes | None
@@ -119,6 +122,7 @@ def build_runtime(
         android_intermediates=IntermediateCache(),
         apple_anchors=apple_app_attestation_root() + _ec_anchors(test_pem),
         apple_intermediates=AppleIntermediateCache(),
+        app_attest_keys=AppAttestKeyDirectory(),
         status_list=status_list,
         test_anchor_pem=test_pem,
         metrics=Metrics(),

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from attest.apple.assertion import verify_apple_assertion
 from attest.apple.attestation import verify_apple_attestation
 from attest.apple.policy import AppAttestApp, AppAttestPolicy, Environment
-from attest.server.app_attest_keys import advance_counter, load_key, store_attested_key
+from attest.server.app_attest_keys import store_attested_key
 from attest.server.apple_client_data import parse_apple_client_data
 from attest.server.challenges import Purpose
 from attest.server.clients import AppleClientConfig, RegisteredClient
@@ -67,7 +67,7 @@ def assert_apple(
     with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
         client = runtime.clients.get(body.client_id, platform="apple")
-        stored = load_key(transaction.database, key_id, client_id=client.client_id)
+        stored = runtime.app_attest_keys.load(transaction.database, key_id, client_id=client.client_id)
         transaction.present_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
         verified = verify_apple_assertion(
             assertion,
@@ -77,7 +77,9 @@ def assert_apple(
             policy=policy_for(client, runtime),
         )
         transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
-        advance_counter(transaction.database, stored.key_id, new_counter=verified.counter, now=now)
+        runtime.app_attest_keys.advance_counter(
+            transaction.database, stored, client_id=client.client_id, new_counter=verified.counter, now=now
+        )
     return issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
 
 

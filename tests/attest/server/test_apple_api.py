@@ -12,10 +12,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import delete, update
 
 from attest.apple.policy import Environment
 from attest.jwk import public_key_to_jwk
 from attest.server.clients import AppleClientConfig, ClientRegistration
+from attest.server.db.models import AppAttestKey
 from tests.attest.apple.factory import TEST_APP_ID, AppAttestFactory, BuiltAttestation, make_assertion
 from tests.attest.server.service import Service, start_service
 
@@ -92,6 +94,31 @@ def test_attestation_then_assertions(service: Service) -> None:
     assert (stale.status_code, stale.json()["code"]) == (403, "assertion.counter_not_increasing")
     older = assert_(service, built, counter=3)
     assert older.json()["code"] == "assertion.counter_not_increasing"
+
+
+def set_key_row(service: Service, built: BuiltAttestation, **values: Any) -> None:
+    """Change the stored key behind the worker's back, as another worker or an operator would."""
+    key_id = base64.b64encode(built.key_id).decode()
+    with service.runtime.sessions.begin() as session:
+        session.execute(update(AppAttestKey).where(AppAttestKey.key_id == key_id).values(**values))
+
+
+def test_a_key_the_worker_remembers_is_still_judged_by_its_row(service: Service) -> None:
+    """After its first assertion a key's public key comes from the worker's memory, but the counter and
+    the revocation are the database's on every assertion (attest.server.app_attest_keys)."""
+    built, _ = attested(service)
+    assert assert_(service, built, counter=1).status_code == 200
+    set_key_row(service, built, counter=10)  # another worker accepted counters 2..10
+    stale = assert_(service, built, counter=6)
+    assert (stale.status_code, stale.json()["code"]) == (403, "assertion.counter_not_increasing")
+    assert assert_(service, built, counter=11).status_code == 200
+    set_key_row(service, built, revoked_at=service.runtime.now())
+    revoked = assert_(service, built, counter=12)
+    assert revoked.json()["code"] == "appattest.key_revoked"
+    with service.runtime.sessions.begin() as session:
+        session.execute(delete(AppAttestKey))
+    gone = assert_(service, built, counter=13)
+    assert (gone.status_code, gone.json()["code"]) == (400, "appattest.key_unknown")
 
 
 def test_token_binds_the_client_data_jwk(service: Service) -> None:
