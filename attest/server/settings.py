@@ -62,8 +62,12 @@ class Settings(BaseSettings):
     #: Debug-attest attempts per minute for one debug client (guards its secret against guessing).
     rate_limit_debug_per_client: int = Field(default=30, ge=0)
     #: Requests one worker process handles at once (its thread pool); also the size of its database
-    #: connection pool, so that a request never waits for, nor opens, a connection under load.
-    worker_threads: int = Field(default=16, ge=1, le=256)
+    #: connection pool, so that a request never waits for, nor opens, a connection under load. Few is
+    #: fast: a worker runs Python on one core at a time (one GIL), its requests wait on the database only
+    #: briefly, and every further thread in flight adds GIL hand-offs and context switches (bench/RESULTS.md:
+    #: 16 threads served about a third fewer requests than 4). Requests that wait on Google's Play
+    #: Integrity decode hold a thread meanwhile: raise it where most Android clients use the remote decode.
+    worker_threads: int = Field(default=4, ge=1, le=256)
     #: How long a worker keeps a registered client's configuration before reading it again (seconds;
     #: 0: on every request). A change made with ``attest clients`` reaches every worker within this time.
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
