@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 
 from attest.android.key_description import (
     KEY_DESCRIPTION_OID,
+    AuthorizationList,
     SecurityLevel,
     VerifiedBootState,
+    _authorization_list_of,
     parse_key_description,
 )
 from attest.android.key_description_json import key_description_as_json
@@ -98,3 +102,18 @@ def test_structurally_malformed_input_is_rejected(payload: bytes, what: str) -> 
 
 def test_fixture_folder_has_provenance() -> None:
     assert (ANDROID_FIXTURES / "PROVENANCE.md").is_file()
+
+
+def test_the_decoders_constructor_equals_init() -> None:
+    """``_authorization_list_of`` (the decoder's way to build a list without 48 setattr calls) gives what
+    ``AuthorizationList(**values)`` gives, for every field alone and all together."""
+    sample: dict[str, Any] = {field.name: ("value", field.name) for field in dataclasses.fields(AuthorizationList)}
+    for name, value in sample.items():
+        built = _authorization_list_of({name: value})
+        assert built == AuthorizationList(**{name: value})
+        assert hash(built) == hash(AuthorizationList(**{name: value}))
+        assert getattr(built, name) == value
+    assert _authorization_list_of(sample) == AuthorizationList(**sample)
+    assert _authorization_list_of({}) == AuthorizationList()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _authorization_list_of({}).os_version = 1  # type: ignore[misc]
