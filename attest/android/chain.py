@@ -67,11 +67,11 @@ class TrustAnchor:
 
     name: str
     public_key_der: bytes  # SubjectPublicKeyInfo, DER
+    #: SHA-256 of the SubjectPublicKeyInfo, hex.
+    fingerprint: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 of the SubjectPublicKeyInfo, hex."""
-        return hashlib.sha256(self.public_key_der).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", hashlib.sha256(self.public_key_der).hexdigest())
 
     def public_key(self) -> CertificatePublicKeyTypes:
         return serialization.load_der_public_key(self.public_key_der)  # type: ignore[return-value]
@@ -148,6 +148,8 @@ class VerifiedChain:
     serials_hex: tuple[str, ...] = field(default=(), repr=False, compare=False)
     #: The attested certificate's public key, as read once during validation (read here when not given).
     attested_key: CertificatePublicKeyTypes | None = field(default=None, repr=False, compare=False)
+    #: Its SubjectPublicKeyInfo as encoded in the certificate, when validation located it (else None).
+    attested_spki: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.serials_hex) != len(self.certificates):
@@ -195,6 +197,10 @@ class _VerifiedSuffix:
         )
 
 
+#: How many attested certificates' subject names an :class:`IntermediateCache` remembers as read.
+_MAX_NAMES = 256
+
+
 class IntermediateCache:
     """Remembers the certificates above the attested one that passed full path validation, so that
     the chain every device of a batch sends is validated once and only the attested certificate is
@@ -212,7 +218,19 @@ class IntermediateCache:
     def __init__(self, max_entries: int = 4096) -> None:
         self._max_entries = max_entries
         self._entries: OrderedDict[tuple[bytes, ...], _VerifiedSuffix] = OrderedDict()
+        self._names: dict[bytes, None] = {}
         self._lock = threading.Lock()
+
+    def has_read_name(self, name_der: bytes) -> bool:
+        """Was a certificate name with exactly these bytes read without error before? (Reading one is a
+        pure function of its bytes; attested certificates of one device share their subject.)"""
+        return name_der in self._names
+
+    def remember_name(self, name_der: bytes) -> None:
+        with self._lock:
+            if len(self._names) >= _MAX_NAMES:
+                self._names.pop(next(iter(self._names)))  # the earliest read
+            self._names[name_der] = None
 
     def get(self, key: tuple[bytes, ...]) -> _VerifiedSuffix | None:
         with self._lock:
@@ -231,6 +249,7 @@ class IntermediateCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._names.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -264,9 +283,12 @@ def parse_chain(certificates: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
     return tuple(parse_certificate(der, index) for index, der in enumerate(certificates))
 
 
-def parse_certificate(der: bytes, index: int, *, read_issuer: bool = True) -> x509.Certificate:
-    """Parse one DER certificate within the size bound, names included (``read_issuer=False``: the
-    caller knows the issuer name's bytes to be those of a name that was read before)."""
+def parse_certificate(
+    der: bytes, index: int, *, read_issuer: bool = True, read_subject: bool = True
+) -> x509.Certificate:
+    """Parse one DER certificate within the size bound, names included (``read_issuer=False``,
+    ``read_subject=False``: the caller knows that name's bytes to be those of a name that was read
+    before, so reading it could not fail)."""
     if not isinstance(der, bytes | bytearray):
         raise ChainMalformed(f"certificate {index} is not bytes")
     if len(der) > MAX_CERTIFICATE_SIZE:
@@ -274,7 +296,8 @@ def parse_certificate(der: bytes, index: int, *, read_issuer: bool = True) -> x5
     try:
         certificate = x509.load_der_x509_certificate(bytes(der))
         # Names are parsed on first access: read them now, so that their errors are typed here.
-        certificate.subject  # noqa: B018
+        if read_subject:
+            certificate.subject  # noqa: B018
         if read_issuer:
             certificate.issuer  # noqa: B018
     except (ValueError, TypeError, x509.InvalidVersion) as exc:
@@ -387,8 +410,10 @@ def verify_encoded_chain(
         remember = cache if cache is not None and _cacheable(certificates) else None
         return _verify_and_remember(chain, certificates, anchors, at, not_before_leeway, remember)
     index, suffix = known
-    below, chained = _parse_below(certificates, index, suffix)
-    return _verify_below_suffix(below, suffix, certificates, at, not_before_leeway, cache, chained=chained)
+    below, chained, attested_spki = _parse_below(certificates, index, suffix, cache)
+    return _verify_below_suffix(
+        below, suffix, certificates, at, not_before_leeway, cache, chained=chained, attested_spki=attested_spki
+    )
 
 
 def verify_chain(
@@ -421,16 +446,27 @@ def verify_chain(
 
 
 def _parse_below(
-    certificates: Sequence[bytes], index: int, suffix: _VerifiedSuffix
-) -> tuple[tuple[x509.Certificate, ...], bool]:
+    certificates: Sequence[bytes], index: int, suffix: _VerifiedSuffix, cache: IntermediateCache
+) -> tuple[tuple[x509.Certificate, ...], bool, bytes | None]:
     """Parse ``certificates[:index]``, under a known suffix, as :func:`parse_chain` would. The issuer
     name of the top one is not read when its bytes are those of the suffix's subject: then it reads
-    the same and chains (RFC 5280 section 6.1.3 (a)(4)), which the second value says."""
+    the same and chains (RFC 5280 section 6.1.3 (a)(4)), which the second value says. When the top one
+    is the attested certificate, its subject is not read when the cache has read those bytes before
+    (the keys of a device share one), and the third value is its SubjectPublicKeyInfo as encoded."""
     below = [parse_certificate(der, position) for position, der in enumerate(certificates[: index - 1])]
     top = certificates[index - 1]
-    chained = type(top) is bytes and suffix.subject_der is not None and issuer_der(top) == suffix.subject_der
-    below.append(parse_certificate(top, index - 1, read_issuer=not chained))
-    return tuple(below), chained
+    fields = _tbs_fields(top, 6) if type(top) is bytes else []
+    if not fields:
+        below.append(parse_certificate(top, index - 1))
+        return tuple(below), False, None
+    issuer, subject, spki = (top[start:end] for start, end in (fields[2], fields[4], fields[5]))
+    chained = suffix.subject_der is not None and issuer == suffix.subject_der
+    attested = index == 1
+    known_subject = attested and cache.has_read_name(subject)
+    below.append(parse_certificate(top, index - 1, read_issuer=not chained, read_subject=not known_subject))
+    if attested and not known_subject:
+        cache.remember_name(subject)
+    return tuple(below), chained, spki if attested else None
 
 
 def _cacheable(certificates: Sequence[bytes]) -> bool:
@@ -478,6 +514,7 @@ def _verify_below_suffix(
     cache: IntermediateCache,
     *,
     chained: bool,
+    attested_spki: bytes | None = None,
 ) -> VerifiedChain:
     """Validation of ``below`` (the certificates under a known suffix) with the checks and in the order
     of :func:`_verify_and_remember`; the suffix passed them already and carries no attestation extension.
@@ -493,6 +530,7 @@ def _verify_below_suffix(
         remotely_provisioned=suffix.remotely_provisioned or _provisioned(below),
         serials_hex=tuple([serial_hex(cert) for cert in below]) + suffix.serials_hex,
         attested_key=keys[0],
+        attested_spki=attested_spki,
     )
     if index > 1:
         _remember_below(cache, suffix.anchors, verified, encoded, index, suffix, keys)
@@ -516,7 +554,8 @@ def _verify_path_down(
         _check_certificate(certificate, index, issuer_key, issuer_name, at, not_before_leeway)
         # The leaf's key too: an unreadable one is rejected here, with or without a cache.
         issuer_key = keys[index] = public_key_of(certificate)
-        issuer_name = certificate.subject
+        if index > 0:  # the name the next one down must name as its issuer
+            issuer_name = certificate.subject
     return keys
 
 

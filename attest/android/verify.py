@@ -158,25 +158,42 @@ def _aware(at: datetime) -> datetime:
 
 
 def _extension_value(certificate: x509.Certificate) -> bytes:
-    extension = chain_validation.extensions_of(certificate, 0).get_extension_for_oid(
-        x509.ObjectIdentifier(KEY_DESCRIPTION_OID)
-    )
+    extension = chain_validation.extensions_of(certificate, 0).get_extension_for_oid(_KEY_DESCRIPTION)
     value = extension.value
     assert isinstance(value, x509.UnrecognizedExtension)  # placement was checked with the chain
     return value.value
 
 
+_KEY_DESCRIPTION = x509.ObjectIdentifier(KEY_DESCRIPTION_OID)
+
 #: JWK names (RFC 7518 section 6.2.1.1) of the curves an attested EC key may be on.
 _JWK_CURVES: Mapping[str, str] = MappingProxyType({"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"})
 
+#: The DER of an EC SubjectPublicKeyInfo on each curve up to its point (RFC 5480 sections 2.1.1 and 2.2:
+#: id-ecPublicKey with the namedCurve OID, then the BIT STRING header and 0x04, "uncompressed").
+_EC_SPKI_PREFIXES: Mapping[str, bytes] = MappingProxyType(
+    {
+        "secp256r1": bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004"),
+        "secp384r1": bytes.fromhex("3076301006072a8648ce3d020106052b8104002203620004"),
+        "secp521r1": bytes.fromhex("30819b301006072a8648ce3d020106052b810400230381860004"),
+    }
+)
 
-def _attested_key(key: CertificatePublicKeyTypes) -> tuple[Mapping[str, str], bytes]:
+
+def _attested_key(key: CertificatePublicKeyTypes, as_sent: bytes | None) -> tuple[Mapping[str, str], bytes]:
     """The attested key as a JWK and as SubjectPublicKeyInfo DER. An EC key's SubjectPublicKeyInfo ends
     with its point, uncompressed (RFC 5480 section 2.2): the JWK's coordinates are read from there
-    rather than exported a second time (what :func:`attest.jwk.public_key_to_jwk` would do)."""
-    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    rather than exported a second time (what :func:`attest.jwk.public_key_to_jwk` would do). When the
+    certificate encodes it exactly so (``as_sent``, the bytes the key was loaded from, is the named-curve
+    prefix and an uncompressed point of the curve's size), those bytes are used as they are: exporting
+    the key would give the same bytes, at the cost of encoding the point again."""
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _JWK_CURVES:
         size = (key.curve.key_size + 7) // 8
+        prefix = _EC_SPKI_PREFIXES[key.curve.name]
+        if as_sent is not None and len(as_sent) == len(prefix) + 2 * size and as_sent.startswith(prefix):
+            spki = as_sent
+        else:
+            spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         point = spki[-(2 * size + 1) :]
         if point[0] == 0x04:
             jwk = {
@@ -186,6 +203,7 @@ def _attested_key(key: CertificatePublicKeyTypes) -> tuple[Mapping[str, str], by
                 "y": b64url(point[size + 1 :]),
             }
             return MappingProxyType(jwk), spki
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return public_key_to_jwk(key), spki
 
 
@@ -202,12 +220,12 @@ def _result(
         description.software_enforced.attestation_application_id
         or description.hardware_enforced.attestation_application_id
     )
-    jwk, spki = _attested_key(verified.attested_public_key)
+    jwk, spki = _attested_key(verified.attested_public_key, verified.attested_spki)
     return AndroidAttestationResult(
         public_key_jwk=jwk,
         public_key_der=spki,
-        package_names=tuple(p.name for p in app_id.packages) if app_id else (),
-        package_versions=tuple(p.version for p in app_id.packages) if app_id else (),
+        package_names=app_id.package_names if app_id else (),
+        package_versions=app_id.package_versions if app_id else (),
         signer_digests=app_id.signature_digests if app_id else (),
         app_checked=app_checked,
         attestation_version=description.attestation_version,

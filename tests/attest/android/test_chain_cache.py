@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from attest.android import (
     AndroidPolicy,
@@ -20,6 +21,7 @@ from attest.android import (
     verify_android_attestation,
 )
 from attest.android.chain import issuer_der, serial_hex, subject_der
+from attest.android.verify import _EC_SPKI_PREFIXES
 from attest.errors import AttestationError
 from attest.jwk import public_key_to_jwk
 from tests.attest.android import factory as f
@@ -231,3 +233,41 @@ def test_attested_key_jwk_is_the_library_jwk(key_type: f.KeyType) -> None:
     result = verify_android_attestation(chain.certificates, POLICY, at=NOW)
     assert dict(result.public_key_jwk) == dict(public_key_to_jwk(chain.leaf_certificate.public_key()))
     assert list(result.public_key_jwk) == list(public_key_to_jwk(chain.leaf_certificate.public_key()))
+
+
+@pytest.mark.parametrize("key_type", [f.KeyType.EC_P256, f.KeyType.EC_P384, f.KeyType.RSA_2048])
+def test_attested_key_read_from_the_certificate_is_the_exported_key(key_type: f.KeyType) -> None:
+    """Under a known suffix, an EC key's SubjectPublicKeyInfo is taken as encoded in the certificate:
+    the same bytes and JWK as exporting the key."""
+    cache = IntermediateCache()
+    chain = PKI.chain(f.KeyDescriptionSpec().with_key_type(key_type).to_der(), leaf_key_type=key_type)
+    verify_android_attestation(chain.certificates, POLICY, at=NOW, intermediate_cache=cache)
+    warm = verify_android_attestation(chain.certificates, POLICY, at=NOW, intermediate_cache=cache)
+    key = chain.leaf_certificate.public_key()
+    assert warm.public_key_der == key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert dict(warm.public_key_jwk) == dict(public_key_to_jwk(key))
+
+
+def test_an_unreadable_subject_under_a_known_suffix() -> None:
+    """The cache skips reading an attested certificate's subject only for bytes it read before: a leaf
+    whose subject cannot be read is malformed, warm as cold, even after a good leaf of the same chain."""
+    cache = IntermediateCache()
+    chain = list(PKI.chain().certificates)
+    assert same_verdict(chain, cache)[0] == "valid"
+    assert same_verdict(chain, cache)[0] == "valid"  # now with the leaf's subject remembered
+    name = subject_der(chain[0])
+    assert name is not None
+    assert name.endswith(b"Android Keystore Key")
+    broken = name[:-3] + b"\xff\xfe\xfd"  # the same length, no longer UTF-8
+    chain[0] = chain[0].replace(name, broken)
+    assert same_verdict(chain, cache) == ("rejected", "chain.malformed")
+
+
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()])
+def test_ec_spki_prefixes_are_what_cryptography_exports(curve: ec.EllipticCurve) -> None:
+    key = ec.generate_private_key(curve).public_key()
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    assert _EC_SPKI_PREFIXES[curve.name] + point[1:] == spki
