@@ -86,6 +86,12 @@ def read_header(data: bytes, offset: int, limit: int) -> tuple[int, int, int, in
         raise DerError("truncated element header")
     identifier = data[offset]
     tag = identifier & 0x1F
+    length = data[offset + 1]
+    if tag != 0x1F and length < 0x80:  # the common case: low tag number, short-form length
+        end = offset + 2 + length
+        if end > limit:
+            raise DerError(f"element claims {length} content bytes, {limit - offset - 2} remain")
+        return identifier, tag, offset + 2, end
     offset += 1
     if tag == 0x1F:  # high tag number form (X.690 section 8.1.2.4)
         if data[offset] == 0x80:

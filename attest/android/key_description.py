@@ -425,9 +425,13 @@ def _labels(list_name: str) -> Mapping[int, str]:
 
 def _security_level(data: bytes, header: tuple[int, int, int, int], what: str) -> SecurityLevel:
     value = _enumerated(data, header, what)
-    if value not in SecurityLevel._value2member_map_:
+    level = _SECURITY_LEVELS.get(value)
+    if level is None:
         raise der.DerError(f"{what}: unknown security level {value}")
-    return SecurityLevel(value)
+    return level
+
+
+_SECURITY_LEVELS: Mapping[int, SecurityLevel] = MappingProxyType({level.value: level for level in SecurityLevel})
 
 
 def _authorization_list(data: bytes, header: tuple[int, int, int, int], what: str) -> AuthorizationList:
