@@ -48,9 +48,10 @@ def passkey_config(settings: Settings, served_port: int | None) -> PasskeyConfig
     return PasskeyConfig(rp=rp, attestation=attestation, cookies=CookiePolicy(secure=secure))
 
 
-def config_of(request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]) -> PasskeyConfig:
+async def config_of(request: Request, runtime: Annotated[Runtime, Depends(runtime_of)]) -> PasskeyConfig:
     # The port the service listens on (the ASGI server's socket, not the client's Host header) makes
-    # the development default origin http://localhost:<port>.
+    # the development default origin http://localhost:<port>. ``async`` to run on the event loop rather
+    # than in the thread pool (see runtime_of); the configuration is built once per settings and port.
     server = request.scope.get("server")
     return passkey_config(runtime.settings, server[1] if server else None)
 

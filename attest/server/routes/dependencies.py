@@ -11,7 +11,9 @@ from attest.server.rate_limit import Limit
 from attest.server.runtime import Runtime
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
+    """The app's runtime. ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency
+    in the thread pool, a hand-off to another thread and back on every request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
