@@ -35,7 +35,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve = commands.add_parser("serve", help="migrate the database and start the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes, each on its own SO_REUSEPORT socket (Linux)"
+    )
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -97,18 +99,15 @@ def _serve(args: argparse.Namespace) -> int:
     configure_json_logging()
     prepare_database(settings)
     if args.workers > 1:
-        uvicorn.run(
-            "attest.server.asgi:app_from_environment",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-        )
-    else:
-        from attest.server.asgi import build_app
+        from attest.server.workers import serve_workers
 
-        uvicorn.run(build_app(settings), host=args.host, port=args.port, log_config=None)
+        try:
+            return serve_workers(args.host, args.port, args.workers)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    from attest.server.asgi import build_app
+
+    uvicorn.run(build_app(settings), host=args.host, port=args.port, log_config=None)
     return 0
 
 
