@@ -6,7 +6,7 @@ service under load on SQLite and PostgreSQL.
 
 Library figures run pinned to one core; each operation, its raw floor (the signature checks alone, with
 ``cryptography``) and its peer (pyattest, bare ``webauthn``) take turns in short rounds and keep their best
-round. HTTP figures start ``uvicorn --workers 2`` on a fresh database per kind (PostgreSQL on
+round. HTTP figures start ``attest serve --workers 2`` on a fresh database per kind (PostgreSQL on
 127.0.0.1:5432, user postgres, or ``ATTEST_BENCH_POSTGRES_URL``; dropped afterwards) and drive each
 endpoint from a bounded load generator on loopback. Progress goes to stderr. See bench/RESULTS.md.
 """

@@ -1,4 +1,4 @@
-"""HTTP figures: the service under a 2-worker uvicorn on one database, each endpoint driven first as
+"""HTTP figures: the service (``attest serve --workers 2``) on one database, each endpoint driven first as
 fast as it answers, then at half that rate for its latency percentiles."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.http_load import Limits, PhaseResult, run_phase
 from bench.http_scenarios import Endpoint, Service, endpoints, prepare_service
-from bench.servers import Database, Server, postgres_database, sqlite_database, uvicorn_server
+from bench.servers import Database, Server, postgres_database, service_server, sqlite_database
 
 Progress = Callable[[str], None]
 
@@ -104,7 +104,7 @@ def deployed(kind: str, plan: HttpPlan, *, cores: set[int] | None = None) -> Ite
         with _database(kind, workdir) as database:
             service = prepare_service(database.url, workdir)
             try:
-                with uvicorn_server(service.environment, workdir, workers=plan.workers, cores=cores) as server:
+                with service_server(service.environment, workdir, workers=plan.workers, cores=cores) as server:
                     service.url = server.url
                     yield Deployment(kind, database, service, server)
             finally:

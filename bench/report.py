@@ -266,7 +266,7 @@ def _http_table(http: Sequence[HttpRow]) -> str:
         f"  | {'half: req/s':>11} {'p50 ms':>7} {'p99 ms':>8} {'errors':>6}\n"
     )
     lines = [
-        "HTTP, uvicorn 2 workers on loopback (max: as fast as answered; half: paced at half that rate, "
+        "HTTP, attest serve, 2 workers on loopback (max: as fast as answered; half: paced at half that rate, "
         "latency from the due time; CPU per answered request of the server's workers, the database's "
         "backends and the load generator)\n",
         header,

@@ -1,6 +1,6 @@
 """The service under load: a throwaway database (a SQLite file, or a fresh PostgreSQL database that is
-dropped afterwards) and a real uvicorn server with several workers, configured through ``ATTEST_*``
-environment variables as ``attest serve --workers N`` would be."""
+dropped afterwards) and the real server, ``attest serve --workers N``, configured through ``ATTEST_*``
+environment variables."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A started uvicorn: ``wait_ready`` before sending it load."""
+    """A started server: ``wait_ready`` before sending it load."""
 
     url: str
     process: subprocess.Popen[bytes]
@@ -192,14 +192,16 @@ def _process_tree(root: int) -> list[int]:
 
 
 @contextmanager
-def uvicorn_server(
+def service_server(
     environment: dict[str, str], workdir: Path, *, workers: int, cores: set[int] | None = None
 ) -> Iterator[Server]:
-    """Start ``uvicorn --factory attest.server.asgi:app_from_environment --workers N`` with
-    ``environment`` added to ours, on ``cores`` when given (workers inherit it); stop it on exit. The
-    server is not ready yet when this yields: call :meth:`Server.wait_ready`."""
+    """Start ``attest serve --workers N`` (N uvicorn worker processes, one ``SO_REUSEPORT`` socket each;
+    see attest/server/workers.py) with ``environment`` added to ours, on ``cores`` when given (workers
+    inherit it); stop it on exit. The server is not ready yet when this yields: call
+    :meth:`Server.wait_ready`. It logs as in production: JSON lines on stderr, uvicorn's access log and
+    the audit log included."""
     port = free_port()
-    log_path = workdir / f"uvicorn-{port}.log"
+    log_path = workdir / f"attest-serve-{port}.log"
     log = log_path.open("wb")
 
     def restrict() -> None:
@@ -209,21 +211,15 @@ def uvicorn_server(
     process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
         [
             sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "attest.server.asgi:app_from_environment",
+            "-c",
+            "from attest.cli import main; raise SystemExit(main())",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
             "--workers",
             str(workers),
-            # Info-level lifecycle lines tell when every worker has started; no access log (attest
-            # serve has none either).
-            "--log-level",
-            "info",
-            "--no-access-log",
         ],
         env={**os.environ, **environment},
         cwd=workdir,
