@@ -89,8 +89,8 @@ class Server:
     _known: set[int] = field(default_factory=set)
 
     def wait_ready(self) -> None:
-        """Until every worker has logged its startup (they share one listening socket, so an answer from
-        one proves nothing about the others) and ``/readyz`` answers."""
+        """Until every worker has logged its startup (they listen on one port, so an answer from one
+        proves nothing about the others) and ``/readyz`` answers."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
