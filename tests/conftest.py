@@ -31,13 +31,13 @@ def postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'attest.db'}"
+        sqlite_url = f"sqlite:///{tmp_path / 'attest.db'}"
         from attest.server.db.migrate import upgrade
 
-        engine = make_engine(url)
+        engine = make_engine(sqlite_url)
         upgrade(engine)
         engine.dispose()
-        return url
+        return sqlite_url
     url: str = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
     truncate_all(engine)

@@ -34,7 +34,7 @@ def postgres_database() -> Iterator[str]:
     """Create a uniquely named database, migrate it, yield its URL, drop it."""
     name = f"attest_test_{os.getpid()}_{secrets.token_hex(4)}"
     with _admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
     url = f"{base}/{name}"
     engine = make_engine(url)
@@ -44,7 +44,7 @@ def postgres_database() -> Iterator[str]:
         yield url
     finally:
         with _admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def truncate_all(engine: Engine) -> None:

@@ -42,10 +42,11 @@ class Passkeys:
         started = self.register_options(username, "Alice", client)
         assert started.status_code == 200, started.text
         credential = authenticator.create(started.json()["options"], origin=ORIGIN)
-        return client.post(
+        response: httpx.Response = client.post(
             "/v1/passkeys/registration/verify",
             json={"ceremony_id": started.json()["ceremony_id"], "credential": credential, **body},
         )
+        return response
 
     def sign_in(
         self,
@@ -59,24 +60,26 @@ class Passkeys:
         started = client.post("/v1/passkeys/authentication/options", json={"username": username})
         assert started.status_code == 200, started.text
         credential = authenticator.get(started.json()["options"], origin=ORIGIN, **get)
-        return client.post(
+        response: httpx.Response = client.post(
             "/v1/passkeys/authentication/verify",
             json={"ceremony_id": started.json()["ceremony_id"], "credential": credential},
         )
+        return response
 
     def remove(
         self, authenticator: SoftAuthenticator, credential_id: str, *, http: TestClient | None = None, **get: Any
     ) -> httpx.Response:
         client = http or self.http
-        started = client.post(f"/v1/passkeys/{credential_id}/removal/options")
+        started: httpx.Response = client.post(f"/v1/passkeys/{credential_id}/removal/options")
         if started.status_code != 200:
             return started
         credential = authenticator.get(started.json()["options"], origin=ORIGIN, **get)
-        return client.request(
+        response: httpx.Response = client.request(
             "DELETE",
             f"/v1/passkeys/{credential_id}",
             json={"ceremony_id": started.json()["ceremony_id"], "credential": credential},
         )
+        return response
 
 
 def start_passkeys(

@@ -3,6 +3,7 @@ strict base64url, and the signed login result."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def test_base64url_size_bound() -> None:
 # --- the login result --------------------------------------------------------------------------------
 
 
-def login_token(**changes: object) -> tuple[str, dict[str, object]]:
+def login_token(**changes: object) -> tuple[str, Mapping[str, object]]:
     ring = KeyRing.bootstrap(now=NOW)
     arguments: dict[str, object] = {
         "key": ring.active(),

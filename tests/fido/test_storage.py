@@ -4,7 +4,7 @@ under concurrency (threads, one connection each), and the migration goes down an
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,9 +34,9 @@ NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def sessions(database_url: str) -> sessionmaker[Session]:
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
-    yield make_sessionmaker(engine)  # type: ignore[misc]
+    yield make_sessionmaker(engine)
     engine.dispose()
 
 

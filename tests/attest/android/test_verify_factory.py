@@ -168,7 +168,7 @@ def test_issuer_name_that_does_not_chain() -> None:
         x509.CertificateBuilder()
         .subject_name(leaf.subject)
         .issuer_name(wrong_issuer)
-        .public_key(leaf.public_key())  # type: ignore[arg-type]
+        .public_key(leaf.public_key())
         .serial_number(1)
         .not_valid_before(leaf.not_valid_before_utc)
         .not_valid_after(leaf.not_valid_after_utc)

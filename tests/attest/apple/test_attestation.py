@@ -362,7 +362,10 @@ def test_code_chain_signature(factory: AppAttestFactory) -> None:
 def test_code_chain_untrusted_root(factory: AppAttestFactory) -> None:
     built = factory.attestation()
     _expect(
-        "chain.untrusted_root", factory, built, policy=AppAttestPolicy(apps=(AppAttestApp(TEST_APP_ID, "development"),))
+        "chain.untrusted_root",
+        factory,
+        built,
+        policy=AppAttestPolicy(apps=(AppAttestApp(TEST_APP_ID, Environment.DEVELOPMENT),)),
     )
 
 

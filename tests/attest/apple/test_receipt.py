@@ -84,7 +84,9 @@ def test_real_production_receipt_inside_the_attestation() -> None:
     assert receipt.not_before is None
     assert receipt.attested_certificate == cbor2.loads(attestation.data)["attStmt"]["x5c"][0]
     with pytest.raises(AttestationError) as exc:
-        verify_apple_receipt(data, ReceiptPolicy(apps=(AppAttestApp(attestation.app_id, "development"),)), at=at)
+        verify_apple_receipt(
+            data, ReceiptPolicy(apps=(AppAttestApp(attestation.app_id, Environment.DEVELOPMENT),)), at=at
+        )
     assert exc.value.code == "receipt.environment_not_allowed"
 
 
@@ -104,13 +106,15 @@ def test_real_receipt_checks() -> None:
             verify_apple_receipt(s.data, _policy(s, **policy_options), **options)  # type: ignore[arg-type]
         assert exc.value.code == code
     with pytest.raises(AttestationError) as exc:
-        verify_apple_receipt(s.data, ReceiptPolicy(apps=(AppAttestApp(OTHER_APP_ID, "development"),)), at=s.at)
+        verify_apple_receipt(
+            s.data, ReceiptPolicy(apps=(AppAttestApp(OTHER_APP_ID, Environment.DEVELOPMENT),)), at=s.at
+        )
     assert exc.value.code == "receipt.app_id_not_allowed"
     with pytest.raises(AttestationError) as exc:
         verify_apple_receipt(s.data, ReceiptPolicy(apps=(AppAttestApp(s.app_id),)), at=s.at)
     assert exc.value.code == "receipt.environment_not_allowed"
     with pytest.raises(AttestationError) as exc:
-        verify_apple_receipt(s.data, ReceiptFactory().policy(AppAttestApp(s.app_id, "development")), at=s.at)
+        verify_apple_receipt(s.data, ReceiptFactory().policy(AppAttestApp(s.app_id, Environment.DEVELOPMENT)), at=s.at)
     assert exc.value.code == "chain.untrusted_root"
 
 
@@ -214,7 +218,10 @@ def test_code_chain_errors(receipts: ReceiptFactory, attested: tuple[bytes, ec.E
     certificate, _ = attested
     data = receipts.receipt(certificate)
     _expect(
-        "chain.untrusted_root", receipts, data, policy=ReceiptPolicy(apps=(AppAttestApp(TEST_APP_ID, "development"),))
+        "chain.untrusted_root",
+        receipts,
+        data,
+        policy=ReceiptPolicy(apps=(AppAttestApp(TEST_APP_ID, Environment.DEVELOPMENT),)),
     )
     _expect("chain.expired", receipts, data, at=receipts.now + timedelta(days=366))
     # The signer's issuer is missing from the receipt: nothing chains it to the root.

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from attest.client_auth.attestation import (
     check_attestation_signature,
     read_client_attestation,
 )
+from attest.client_auth.policy import ClientAttestationPolicy
 from attest.client_auth.pop import verify_attestation_pop
 from attest.jwk import jwk_thumbprint
 from tests.attest.client_auth.factory import DeviceKey, make_policy
@@ -43,8 +45,8 @@ class OneChallenge:
         return value == self.value
 
 
-def example_policy(**overrides: object):  # type: ignore[no-untyped-def]
-    settings: dict[str, object] = {
+def example_policy(**overrides: Any) -> ClientAttestationPolicy:
+    settings: dict[str, Any] = {
         "attester_issuer": None,
         "challenge_checker": OneChallenge(CHALLENGE),
         "require_challenge": True,

@@ -3,7 +3,7 @@ signed before a rotation keep validating against the published JWKS until they e
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -79,6 +79,9 @@ def test_jwks_window_without_pruning() -> None:
     ring = KeyRing.bootstrap(now=NOW)
     retired = ring.active().kid
     ring = ring.rotate(NOW, max_token_lifetime=TTL)
-    kids = lambda at: [jwk["kid"] for jwk in ring.jwks(at, max_token_lifetime=TTL)["keys"]]  # noqa: E731
+
+    def kids(at: datetime) -> list[str]:
+        return [jwk["kid"] for jwk in ring.jwks(at, max_token_lifetime=TTL)["keys"]]
+
     assert retired in kids(NOW + TTL - timedelta(seconds=1))
     assert retired not in kids(NOW + TTL)

@@ -24,7 +24,7 @@ def database_unavailable(database_url: str) -> Iterator[None]:
     """Refuse new connections to the database and cut the open ones; restore afterwards."""
     name = database_url.rsplit("/", 1)[1]
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')  # type: ignore[arg-type]
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
@@ -32,7 +32,7 @@ def database_unavailable(database_url: str) -> Iterator[None]:
         try:
             yield
         finally:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # type: ignore[arg-type]
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 def test_database_outage_is_a_clean_503_and_recovers(postgres_url: str, tmp_path: Path) -> None:
@@ -45,6 +45,7 @@ def test_database_outage_is_a_clean_503_and_recovers(postgres_url: str, tmp_path
     assert service.http.post("/v1/challenge", json={"client_id": "ci"}).status_code == 200
     with service.session() as session:
         before = session.scalar(select(func.count()).select_from(Challenge))
+    assert before is not None
 
     with database_unavailable(postgres_url):
         response = service.http.post("/v1/challenge", json={"client_id": "ci"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -56,7 +57,7 @@ CHECKS = [
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
+def test_api_conforms_to_its_schema(case: schemathesis.Case[Any]) -> None:
     """No 5xx, and every response is documented. (Schemathesis' own checks that schema-violating input
     gets a 400-class answer are left out: an oversized body rightly gets 413, which it does not list.)"""
     case.call_and_validate(checks=CHECKS)

@@ -159,6 +159,7 @@ def test_verdict_claim_round_trip() -> None:
     assert minimal.to_claim() == {"platform": "debug", "app_checked": False, "revocation_checked": False}
     assert AttestationVerdict.from_claim(minimal.to_claim()) == minimal
     assert AttestationVerdict.from_claim({**VERDICT.to_claim(), "future_member": 1}) == VERDICT
+    bad: object
     for bad in (None, [], {"platform": "android"}, {**VERDICT.to_claim(), "environment": 3}):
         with pytest.raises(VerdictInvalid):
             AttestationVerdict.from_claim(bad)
