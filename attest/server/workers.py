@@ -10,15 +10,18 @@ to one of them by a hash of its addresses (Linux socket(7)).
 The sockets are bound here, before any worker starts, so that an address in use is an error at once.
 A worker that exits while the service runs is started again on its socket; one that exits within
 :data:`STARTUP_GRACE` seconds of its start stops the service (it would only fail again). SIGINT and
-SIGTERM stop the workers (each finishes its requests, as uvicorn does on SIGTERM) and then this process.
+SIGTERM stop the workers (each finishes its requests, as uvicorn does on SIGTERM) and then this process;
+a worker whose supervisor died (SIGKILL) stops by itself within a second or two.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -124,11 +127,30 @@ def _stop_all(running: list[_Worker]) -> None:
 
 def run_worker(sock: socket.socket) -> None:
     """One worker process: the service's app (from the ``ATTEST_*`` environment) served by uvicorn on
-    ``sock``, logging JSON like the supervisor."""
+    ``sock``, logging JSON like the supervisor.
+
+    The worker leaves the supervisor's process group, so that a Ctrl-C in a terminal reaches the
+    supervisor alone, which then stops each worker once (uvicorn takes a second signal as "abort the
+    requests in flight"). It stops itself when the supervisor is gone: a worker left behind would go on
+    taking its share of the port's connections, beside any new supervisor's workers."""
     import uvicorn
 
     from attest.server.log_format import configure_json_logging
 
+    os.setpgrp()
+    _stop_when_orphaned(os.getppid())
     configure_json_logging()
     config = uvicorn.Config("attest.server.asgi:app_from_environment", factory=True, log_config=None)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_when_orphaned(supervisor: int, interval: float = 1.0) -> None:
+    """Send this process SIGTERM once its parent is no longer ``supervisor`` (polled every ``interval`` s)."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(interval)
+        log.error("the supervisor (process %d) is gone; stopping", supervisor)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()

@@ -122,3 +122,20 @@ def test_an_address_in_use_is_a_clear_error(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in stderr.decode()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(service: tuple[subprocess.Popen[bytes], int]) -> None:
+    """A worker left behind would go on taking its share of the port's connections."""
+    process, port = service
+    workers = children(process.pid)
+    process.kill()
+    process.wait()
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), timeout=30)
+    assert listening_sockets(port) == 0
+
+
+def test_workers_leave_the_supervisors_process_group(service: tuple[subprocess.Popen[bytes], int]) -> None:
+    """So that a Ctrl-C in a terminal reaches the supervisor alone, which stops each worker once."""
+    process, _ = service
+    for pid in children(process.pid):
+        assert os.getpgid(pid) != os.getpgid(process.pid)
