@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -305,34 +306,31 @@ def parse_certificate(
     return certificate
 
 
-def issuer_der(der: bytes) -> bytes | None:
-    """The issuer Name of a DER certificate, as encoded; None if the bytes have another shape."""
-    fields = _tbs_fields(der, 3)
-    return der[fields[2][0] : fields[2][1]] if fields else None
+class EncodedFields(NamedTuple):
+    """Fields of a DER certificate's tbsCertificate exactly as encoded (RFC 5280 section 4.1)."""
+
+    issuer: bytes
+    subject: bytes
+    subject_public_key_info: bytes
 
 
-def subject_der(der: bytes) -> bytes | None:
-    """The subject Name of a DER certificate, as encoded; None if the bytes have another shape."""
-    fields = _tbs_fields(der, 5)
-    return der[fields[4][0] : fields[4][1]] if fields else None
-
-
-def _tbs_fields(der: bytes, count: int) -> list[tuple[int, int]]:
-    """Where the first ``count`` fields of tbsCertificate after the optional version lie (RFC 5280
-    section 4.1: serialNumber, signature, issuer, validity, subject, ...); empty if not found."""
-    fields: list[tuple[int, int]] = []
+def encoded_fields(der: bytes) -> EncodedFields | None:
+    """The issuer, subject and SubjectPublicKeyInfo of a DER certificate as encoded, found by walking
+    the headers of tbsCertificate (serialNumber, signature, issuer, validity, subject, ... after the
+    optional version); None if the bytes have another shape."""
+    spans: list[tuple[int, int]] = []
     try:
         _, _, start, end = read_header(der, 0, len(der))  # Certificate
         _, _, offset, end = read_header(der, start, end)  # tbsCertificate
         if der[offset] == 0xA0:  # version [0] EXPLICIT
             offset = read_header(der, offset, end)[3]
-        for _ in range(count):
+        for _ in range(6):
             after = read_header(der, offset, end)[3]
-            fields.append((offset, after))
+            spans.append((offset, after))
             offset = after
     except (DerError, IndexError):
-        return []
-    return fields
+        return None
+    return EncodedFields(*(der[start:end] for start, end in (spans[2], spans[4], spans[5])))
 
 
 def extensions_of(certificate: x509.Certificate, index: int) -> x509.Extensions:
@@ -455,18 +453,17 @@ def _parse_below(
     (the keys of a device share one), and the third value is its SubjectPublicKeyInfo as encoded."""
     below = [parse_certificate(der, position) for position, der in enumerate(certificates[: index - 1])]
     top = certificates[index - 1]
-    fields = _tbs_fields(top, 6) if type(top) is bytes else []
-    if not fields:
+    fields = encoded_fields(top) if type(top) is bytes else None
+    if fields is None:
         below.append(parse_certificate(top, index - 1))
         return tuple(below), False, None
-    issuer, subject, spki = (top[start:end] for start, end in (fields[2], fields[4], fields[5]))
-    chained = suffix.subject_der is not None and issuer == suffix.subject_der
+    chained = suffix.subject_der is not None and fields.issuer == suffix.subject_der
     attested = index == 1
-    known_subject = attested and cache.has_read_name(subject)
+    known_subject = attested and cache.has_read_name(fields.subject)
     below.append(parse_certificate(top, index - 1, read_issuer=not chained, read_subject=not known_subject))
     if attested and not known_subject:
-        cache.remember_name(subject)
-    return tuple(below), chained, spki if attested else None
+        cache.remember_name(fields.subject)
+    return tuple(below), chained, fields.subject_public_key_info if attested else None
 
 
 def _cacheable(certificates: Sequence[bytes]) -> bool:
@@ -585,6 +582,7 @@ def _suffix_entry(
     """The entry for ``verified.certificates[index:]``, built on the entry for the suffix one above it
     (None when ``index`` is the top of the path)."""
     certificate = verified.certificates[index]
+    encoded = encoded_fields(der)
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     max_index = _max_index(certificate, index)
     if above is not None:
@@ -596,7 +594,7 @@ def _suffix_entry(
         certificates=verified.certificates[index:],
         serials_hex=verified.serials_hex[index:],
         subject=certificate.subject,
-        subject_der=subject_der(der),
+        subject_der=encoded.subject if encoded is not None else None,
         public_key=key,
         anchor=verified.anchor,
         anchor_certificate_included=verified.anchor_certificate_included,

@@ -20,7 +20,7 @@ from attest.android import (
     parse_status_list,
     verify_android_attestation,
 )
-from attest.android.chain import issuer_der, serial_hex, subject_der
+from attest.android.chain import encoded_fields, serial_hex
 from attest.android.verify import _EC_SPKI_PREFIXES
 from attest.errors import AttestationError
 from attest.jwk import public_key_to_jwk
@@ -221,10 +221,15 @@ def test_revocation_serials_of_cached_certificates() -> None:
 def test_raw_names() -> None:
     chain = PKI.chain()
     for der, certificate in zip(chain.certificates, chain.x509_certificates, strict=True):
-        assert issuer_der(der) == certificate.issuer.public_bytes()
-        assert subject_der(der) == certificate.subject.public_bytes()
-    assert issuer_der(b"\x30\x03\x02\x01\x01") is None
-    assert subject_der(b"") is None
+        fields = encoded_fields(der)
+        assert fields is not None
+        assert fields.issuer == certificate.issuer.public_bytes()
+        assert fields.subject == certificate.subject.public_bytes()
+        assert fields.subject_public_key_info == certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    assert encoded_fields(b"\x30\x03\x02\x01\x01") is None
+    assert encoded_fields(b"") is None
 
 
 @pytest.mark.parametrize("key_type", [f.KeyType.EC_P256, f.KeyType.EC_P384, f.KeyType.RSA_2048, f.KeyType.ML_DSA_65])
@@ -257,8 +262,9 @@ def test_an_unreadable_subject_under_a_known_suffix() -> None:
     chain = list(PKI.chain().certificates)
     assert same_verdict(chain, cache)[0] == "valid"
     assert same_verdict(chain, cache)[0] == "valid"  # now with the leaf's subject remembered
-    name = subject_der(chain[0])
-    assert name is not None
+    fields = encoded_fields(chain[0])
+    assert fields is not None
+    name = fields.subject
     assert name.endswith(b"Android Keystore Key")
     broken = name[:-3] + b"\xff\xfe\xfd"  # the same length, no longer UTF-8
     chain[0] = chain[0].replace(name, broken)
