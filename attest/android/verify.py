@@ -14,17 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from attest.android import chain as chain_validation
+from attest.android.attested_key import attested_key
 from attest.android.key_description import (
     KEY_DESCRIPTION_OID,
+    AttestationApplicationId,
     KeyDescription,
+    RootOfTrust,
     SecurityLevel,
     VerifiedBootState,
     parse_key_description,
@@ -43,7 +42,6 @@ from attest.android.policy import (
 )
 from attest.android.revocation import RevocationOutcome, StatusList, check_revocation
 from attest.errors import ConfigurationError
-from attest.jwk import b64url, public_key_to_jwk
 
 #: The steps in the order they run; ``on_step`` is called with each label once it has passed.
 STEPS = (
@@ -72,28 +70,15 @@ _POLICY_CHECKS: tuple[tuple[str, Callable[[KeyDescription, AndroidPolicy], None]
 
 @dataclass(frozen=True, slots=True)
 class AndroidAttestationResult:
-    """Everything downstream needs from a verified attestation."""
+    """Everything downstream needs from a verified attestation. The key's properties are read from
+    ``key_description`` (its enforced list: :func:`~attest.android.policy.enforced_list`)."""
 
     #: The attested Keystore key: it becomes ``cnf.jwk`` of the Client Attestation JWT.
     public_key_jwk: Mapping[str, str]
     #: SubjectPublicKeyInfo DER of the attested key.
     public_key_der: bytes
-    package_names: tuple[str, ...]
-    package_versions: tuple[int, ...]
-    signer_digests: tuple[bytes, ...]
+    #: Whether the policy named the app (package and signing certificates) and it matched.
     app_checked: bool
-    attestation_version: int
-    keymint_version: int
-    attestation_security_level: SecurityLevel
-    keymint_security_level: SecurityLevel
-    verified_boot_state: VerifiedBootState | None
-    device_locked: bool | None
-    verified_boot_key: bytes | None
-    verified_boot_hash: bytes | None
-    os_version: int | None
-    os_patch_level: int | None
-    vendor_patch_level: int | None
-    boot_patch_level: int | None
     #: Which anchor the chain ended at (name and SHA-256 of its SubjectPublicKeyInfo).
     root_name: str
     root_key_fingerprint: str
@@ -103,9 +88,89 @@ class AndroidAttestationResult:
     certificates: tuple[x509.Certificate, ...]
     key_description: KeyDescription
 
+    @property
+    def package_names(self) -> tuple[str, ...]:
+        app_id = self._application_id
+        return app_id.package_names if app_id is not None else ()
+
+    @property
+    def package_versions(self) -> tuple[int, ...]:
+        app_id = self._application_id
+        return app_id.package_versions if app_id is not None else ()
+
+    @property
+    def signer_digests(self) -> tuple[bytes, ...]:
+        app_id = self._application_id
+        return app_id.signature_digests if app_id is not None else ()
+
+    @property
+    def attestation_version(self) -> int:
+        return self.key_description.attestation_version
+
+    @property
+    def keymint_version(self) -> int:
+        return self.key_description.keymint_version
+
+    @property
+    def attestation_security_level(self) -> SecurityLevel:
+        return self.key_description.attestation_security_level
+
+    @property
+    def keymint_security_level(self) -> SecurityLevel:
+        return self.key_description.keymint_security_level
+
+    @property
+    def verified_boot_state(self) -> VerifiedBootState | None:
+        root = self._root_of_trust
+        return root.verified_boot_state if root is not None else None
+
+    @property
+    def device_locked(self) -> bool | None:
+        root = self._root_of_trust
+        return root.device_locked if root is not None else None
+
+    @property
+    def verified_boot_key(self) -> bytes | None:
+        root = self._root_of_trust
+        return root.verified_boot_key if root is not None else None
+
+    @property
+    def verified_boot_hash(self) -> bytes | None:
+        root = self._root_of_trust
+        return root.verified_boot_hash if root is not None else None
+
+    @property
+    def os_version(self) -> int | None:
+        return enforced_list(self.key_description).os_version
+
+    @property
+    def os_patch_level(self) -> int | None:
+        return enforced_list(self.key_description).os_patch_level
+
+    @property
+    def vendor_patch_level(self) -> int | None:
+        return enforced_list(self.key_description).vendor_patch_level
+
+    @property
+    def boot_patch_level(self) -> int | None:
+        return enforced_list(self.key_description).boot_patch_level
+
     def chain_summary(self) -> tuple[chain_validation.CertificateSummary, ...]:
         """Subject, issuer, serial, validity and key of each certificate, for display and audit."""
         return chain_validation.summarize(self.certificates)
+
+    @property
+    def _application_id(self) -> AttestationApplicationId | None:
+        """The app that owns the key: softwareEnforced holds it, or hardwareEnforced on some devices."""
+        description = self.key_description
+        return (
+            description.software_enforced.attestation_application_id
+            or description.hardware_enforced.attestation_application_id
+        )
+
+    @property
+    def _root_of_trust(self) -> RootOfTrust | None:
+        return enforced_list(self.key_description).root_of_trust
 
 
 def verify_android_attestation(
@@ -166,46 +231,6 @@ def _extension_value(certificate: x509.Certificate) -> bytes:
 
 _KEY_DESCRIPTION = x509.ObjectIdentifier(KEY_DESCRIPTION_OID)
 
-#: JWK names (RFC 7518 section 6.2.1.1) of the curves an attested EC key may be on.
-_JWK_CURVES: Mapping[str, str] = MappingProxyType({"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"})
-
-#: The DER of an EC SubjectPublicKeyInfo on each curve up to its point (RFC 5480 sections 2.1.1 and 2.2:
-#: id-ecPublicKey with the namedCurve OID, then the BIT STRING header and 0x04, "uncompressed").
-_EC_SPKI_PREFIXES: Mapping[str, bytes] = MappingProxyType(
-    {
-        "secp256r1": bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004"),
-        "secp384r1": bytes.fromhex("3076301006072a8648ce3d020106052b8104002203620004"),
-        "secp521r1": bytes.fromhex("30819b301006072a8648ce3d020106052b810400230381860004"),
-    }
-)
-
-
-def _attested_key(key: CertificatePublicKeyTypes, as_sent: bytes | None) -> tuple[Mapping[str, str], bytes]:
-    """The attested key as a JWK and as SubjectPublicKeyInfo DER. An EC key's SubjectPublicKeyInfo ends
-    with its point, uncompressed (RFC 5480 section 2.2): the JWK's coordinates are read from there
-    rather than exported a second time (what :func:`attest.jwk.public_key_to_jwk` would do). When the
-    certificate encodes it exactly so (``as_sent``, the bytes the key was loaded from, is the named-curve
-    prefix and an uncompressed point of the curve's size), those bytes are used as they are: exporting
-    the key would give the same bytes, at the cost of encoding the point again."""
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _JWK_CURVES:
-        size = (key.curve.key_size + 7) // 8
-        prefix = _EC_SPKI_PREFIXES[key.curve.name]
-        if as_sent is not None and len(as_sent) == len(prefix) + 2 * size and as_sent.startswith(prefix):
-            spki = as_sent
-        else:
-            spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        point = spki[-(2 * size + 1) :]
-        if point[0] == 0x04:
-            jwk = {
-                "kty": "EC",
-                "crv": _JWK_CURVES[key.curve.name],
-                "x": b64url(point[1 : size + 1]),
-                "y": b64url(point[size + 1 :]),
-            }
-            return MappingProxyType(jwk), spki
-    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return public_key_to_jwk(key), spki
-
 
 def _result(
     verified: chain_validation.VerifiedChain,
@@ -214,32 +239,11 @@ def _result(
     *,
     app_checked: bool,
 ) -> AndroidAttestationResult:
-    enforced = enforced_list(description)
-    root = enforced.root_of_trust
-    app_id = (
-        description.software_enforced.attestation_application_id
-        or description.hardware_enforced.attestation_application_id
-    )
-    jwk, spki = _attested_key(verified.attested_public_key, verified.attested_spki)
+    jwk, spki = attested_key(verified.attested_public_key, verified.attested_spki)
     return AndroidAttestationResult(
         public_key_jwk=jwk,
         public_key_der=spki,
-        package_names=app_id.package_names if app_id else (),
-        package_versions=app_id.package_versions if app_id else (),
-        signer_digests=app_id.signature_digests if app_id else (),
         app_checked=app_checked,
-        attestation_version=description.attestation_version,
-        keymint_version=description.keymint_version,
-        attestation_security_level=description.attestation_security_level,
-        keymint_security_level=description.keymint_security_level,
-        verified_boot_state=root.verified_boot_state if root else None,
-        device_locked=root.device_locked if root else None,
-        verified_boot_key=root.verified_boot_key if root else None,
-        verified_boot_hash=root.verified_boot_hash if root else None,
-        os_version=enforced.os_version,
-        os_patch_level=enforced.os_patch_level,
-        vendor_patch_level=enforced.vendor_patch_level,
-        boot_patch_level=enforced.boot_patch_level,
         root_name=verified.anchor.name,
         root_key_fingerprint=verified.anchor.fingerprint,
         remotely_provisioned=verified.remotely_provisioned,
