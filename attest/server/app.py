@@ -39,7 +39,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     if not runtime.settings.is_production:
         app.include_router(debug.router)
     if runtime.settings.metrics_enabled:
-        app.add_route("/metrics", runtime.metrics.exposition, methods=["GET"], include_in_schema=False)
+        token = runtime.settings.metrics_token
+        exposition = (
+            runtime.metrics.guarded_exposition(token.get_secret_value())
+            if token is not None
+            else runtime.metrics.exposition
+        )
+        app.add_route("/metrics", exposition, methods=["GET"], include_in_schema=False)
     # Outermost last: request id, then security headers, CORS, timing, and the body limit innermost.
     app.add_middleware(BodyLimitMiddleware, limit=runtime.settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)

@@ -60,6 +60,12 @@ class ChallengeUsed(ServiceError):
     code = "challenge.used"
 
 
+class MetricsUnauthorized(ServiceError):
+    """``/metrics`` asked for without its bearer token, or with another one."""
+
+    code = "metrics.unauthorized"
+
+
 class DebugSecretInvalid(ServiceError):
     """The debug client's secret does not match."""
 

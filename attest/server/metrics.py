@@ -2,17 +2,21 @@
 
 One registry per application (so tests and several apps in one process never collide). With several
 worker processes each keeps its own figures; scrape each worker or run Prometheus' multiprocess mode.
-Expose ``/metrics`` on an internal network only.
+``ATTEST_METRICS_TOKEN`` guards ``/metrics`` with a bearer token (required in production).
 """
 
 from __future__ import annotations
 
+import hmac
 import time
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from attest.server.errors import MetricsUnauthorized
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -39,6 +43,19 @@ class Metrics:
 
     def exposition(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def guarded_exposition(self, token: str) -> Callable[[Request], Response]:
+        """:meth:`exposition` for requests that carry ``Authorization: Bearer <token>`` (RFC 6750 section
+        2.1; compared in constant time); any other request is ``metrics.unauthorized``."""
+        expected = f"Bearer {token}".encode()
+
+        def exposition(request: Request) -> Response:
+            presented = request.headers.get("authorization", "").encode("latin-1")
+            if not hmac.compare_digest(presented, expected):
+                raise MetricsUnauthorized("/metrics requires its bearer token")
+            return self.exposition(request)
+
+        return exposition
 
 
 class LatencyMiddleware:

@@ -33,6 +33,7 @@ _STATUS_BY_CLASS: tuple[tuple[type[AttestationError], int], ...] = (
     (InputError, 400),
     (service_errors.ClientUnknown, 401),
     (service_errors.DebugSecretInvalid, 401),
+    (service_errors.MetricsUnauthorized, 401),
     (service_errors.ClientPlatformMismatch, 400),
     (service_errors.ClientInvalid, 400),
     (service_errors.ChallengeUnknown, 400),
@@ -113,13 +114,23 @@ def problem(
     )
 
 
+def _headers_for(error: AttestationError) -> Mapping[str, str] | None:
+    """Retry-After for a rate limit (RFC 9110 section 10.2.3); the challenge for a missing bearer token
+    (RFC 6750 section 3)."""
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, service_errors.MetricsUnauthorized):
+        return {"WWW-Authenticate": 'Bearer realm="metrics"'}
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(AttestationError)
     async def attestation_error(request: Request, error: AttestationError) -> JSONResponse:
         status = status_for(error)
         if status >= 500:
             log.warning("request failed: %s", error.code)
-        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+        headers = _headers_for(error)
         return problem(status, error.code, error.message, headers=headers, request_id=_request_id(request))
 
     @app.exception_handler(RequestValidationError)

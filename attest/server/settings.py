@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
@@ -24,6 +25,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from attest.android.revocation import GOOGLE_STATUS_LIST_URL, RevocationMode
 from fido.mail.smtp import is_loopback_host
 from fido.relying_party import apk_key_hash_origin, check_rp_id, is_insecure, web_origin
+
+#: The shortest bearer token ``/metrics`` accepts (``secrets.token_urlsafe(32)`` gives 43 characters).
+METRICS_TOKEN_MIN_LENGTH = 32
+#: The b64token syntax of a bearer token (RFC 6750 section 2.1).
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 class Environment(StrEnum):
@@ -55,8 +61,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
     #: Web origins allowed to call the API from a browser (comma-separated); empty: no CORS at all.
     cors_origins: str = ""
-    #: Serve Prometheus metrics at /metrics (expose it on an internal network only).
+    #: Serve Prometheus metrics at /metrics.
     metrics_enabled: bool = True
+    #: The bearer token /metrics requires (``Authorization: Bearer <token>``: Prometheus' ``authorization``
+    #: scrape setting), at least 32 characters; unset: /metrics is public (development only: production
+    #: refuses metrics without it). The figures show traffic and rejection volumes by error code.
+    metrics_token: SecretStr | None = None
     #: Requests per minute from one client address to the challenge and attest endpoints (0: no limit).
     rate_limit_per_address: int = Field(default=120, ge=0)
     #: Debug-attest attempts per minute for one debug client (guards its secret against guessing).
@@ -136,6 +146,17 @@ class Settings(BaseSettings):
     test_trust_anchors_file: Path | None = None
     #: Verify and sign as of this instant instead of the real clock (replaying captured samples).
     fixed_time: datetime | None = None
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        if len(value.get_secret_value()) < METRICS_TOKEN_MIN_LENGTH:
+            raise ValueError(f"ATTEST_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters")
+        if not _BEARER_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("ATTEST_METRICS_TOKEN must be a bearer token: letters, digits and -._~+/ (RFC 6750)")
+        return value
 
     @field_validator("signing_key_encryption_key")
     @classmethod
@@ -222,6 +243,8 @@ class Settings(BaseSettings):
             problems.append("ATTEST_TEST_TRUST_ANCHORS_FILE is a test setting")
         if self.fixed_time is not None:
             problems.append("ATTEST_FIXED_TIME is a test setting")
+        if self.metrics_enabled and self.metrics_token is None:
+            problems.append("ATTEST_METRICS_ENABLED needs ATTEST_METRICS_TOKEN in production (or disable metrics)")
         if self.revocation is not RevocationMode.REQUIRED:
             problems.append("production requires ATTEST_REVOCATION=required")
         if not self.issuer.startswith("https://"):

@@ -12,11 +12,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
+from pydantic import ValidationError
 
 from attest.errors import ConfigurationError
 from attest.jwk import public_key_to_jwk
+from attest.server.app import create_app
 from attest.server.clients import ClientRegistration, DebugClientConfig, add_client, has_debug_clients
 from attest.server.db.engine import make_engine
 from attest.server.db.models import Base
@@ -150,6 +153,7 @@ def production(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
         "email_backend": "smtp",
         "smtp_host": "smtp.attest.example",
         "public_url": "https://attest.example",
+        "metrics_token": METRICS_TOKEN,
     }
     values.update(overrides)
     return make_settings(database_url, tmp_path, **values)
@@ -165,6 +169,7 @@ def test_production_settings_start(database_url: str, tmp_path: Path) -> None:
     ("overrides", "message"),
     [
         ({"signing_key_encryption_key": None}, "SIGNING_KEY_ENCRYPTION_KEY"),
+        ({"metrics_token": None}, "METRICS_TOKEN"),
         ({"revocation": "best-effort"}, "REVOCATION"),
         ({"fixed_time": NOW}, "FIXED_TIME"),
         ({"issuer": "http://attest.example"}, "https://"),
@@ -258,6 +263,53 @@ def test_metrics_count_verdicts_and_latency(service: Service) -> None:
     assert 'attest_verdicts_total{code="",event="attest.debug",outcome="valid"} 1.0' in text
     assert 'attest_verdicts_total{code="debug.secret_invalid",event="attest.debug",outcome="invalid"} 1.0' in text
     assert 'attest_http_request_duration_seconds_count{method="POST",route="/v1/attest/debug",status="200"} 1.0' in text
+
+
+METRICS_TOKEN = "metrics-token-metrics-token-metrics-token"
+
+
+def test_metrics_behind_a_bearer_token(tmp_path: Path) -> None:
+    """With ATTEST_METRICS_TOKEN, /metrics answers only ``Authorization: Bearer <token>`` (RFC 6750);
+    anything else is a 401 problem with the Bearer challenge, and shows no figure."""
+    guarded = start_service(f"sqlite:///{tmp_path / 'metrics.db'}", tmp_path, metrics_token=METRICS_TOKEN)
+    with guarded.http:
+        assert guarded.http.get("/healthz").status_code == 200
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-wrong-token-wrong-token-wrong"},
+            {"Authorization": f"bearer {METRICS_TOKEN}"},
+            {"Authorization": METRICS_TOKEN},
+            {"Authorization": f"Bearer {METRICS_TOKEN} "},
+            {"Authorization": f"Basic {METRICS_TOKEN}"},
+        ):
+            refused = guarded.http.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
+            assert refused.json()["code"] == "metrics.unauthorized"
+            assert "attest_http_request_duration_seconds" not in refused.text
+        allowed = guarded.http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert allowed.status_code == 200
+        assert (
+            'attest_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"} 1.0' in allowed.text
+        )
+
+
+def test_metrics_token_is_long(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        make_settings("sqlite://", tmp_path, metrics_token="metrics-token-of-31-characters!")
+    for not_a_token in ("metrics token with spaces in it, 32+", "m\u00e9trics-token-metrics-token-metrics-token"):
+        with pytest.raises(ValidationError, match="RFC 6750"):
+            make_settings("sqlite://", tmp_path, metrics_token=not_a_token)
+    assert make_settings("sqlite://", tmp_path, metrics_token="x" * 32).metrics_token is not None
+
+
+def test_metrics_can_be_disabled_in_production(database_url: str, tmp_path: Path) -> None:
+    settings = production(database_url, tmp_path, metrics_token=None, metrics_enabled=False)
+    assert settings.production_problems() == []
+    prepare_database(settings, now=NOW)
+    with TestClient(create_app(build_runtime(settings)), raise_server_exceptions=False) as http:
+        assert http.get("/metrics").status_code == 404
 
 
 def test_json_logs_carry_the_request_id(service: Service, capsys: pytest.CaptureFixture[str]) -> None:
