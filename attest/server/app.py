@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from attest import __version__
+from attest.server.housekeeping import PurgeLoop
 from attest.server.metrics import LatencyMiddleware
 from attest.server.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from attest.server.openapi import install_problem_openapi
@@ -64,9 +65,10 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """While the app is served, its thread pool is sized to ``worker_threads``, and the mail outbox's sender
-    loop runs in a thread of this process (fido.mail.outbox; off with ``ATTEST_MAIL_SENDER_ENABLED=false``,
-    then ``attest mail send-pending`` sends)."""
+    """While the app is served, its thread pool is sized to ``worker_threads``, and two loops run in threads of
+    this process: the mail outbox's sender (fido.mail.outbox; off with ``ATTEST_MAIL_SENDER_ENABLED=false``,
+    then ``attest mail send-pending`` sends) and the purge of expired rows (attest.server.housekeeping; off
+    with ``ATTEST_PURGE_ENABLED=false``, then ``attest db purge`` purges)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,9 +79,16 @@ def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManag
             interval = runtime.settings.mail_send_interval.total_seconds()
             sender = SenderLoop(runtime.mail, runtime.sessions, runtime.clock, interval=interval)
             sender.start()
+        purge = None
+        if runtime.settings.purge_enabled:
+            interval = runtime.settings.purge_interval.total_seconds()
+            purge = PurgeLoop(runtime.sessions, runtime.clock, interval=interval)
+            purge.start()
         try:
             yield
         finally:
+            if purge is not None:
+                purge.stop()
             if sender is not None:
                 sender.stop()
 

@@ -118,17 +118,13 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _db_purge(args: argparse.Namespace) -> int:
-    from attest.server.challenges import purge_expired as purge_challenges
-    from fido.ceremonies import purge_expired as purge_ceremonies
+    from attest.server.housekeeping import purge_expired
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     prepare_database(settings, engine=engine)
-    now = _now(settings)
-    with make_sessionmaker(engine).begin() as session:
-        challenges = purge_challenges(session, now=now)
-        ceremonies = purge_ceremonies(session, now=now)
-    print(f"deleted {challenges} expired challenges and {ceremonies} expired passkey ceremonies")
+    purged = purge_expired(make_sessionmaker(engine), now=_now(settings))
+    print(f"deleted {purged.challenges} expired challenges and {purged.ceremonies} expired passkey ceremonies")
     return 0
 
 

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     #: 16 threads served about a third fewer requests than 4). Requests that wait on Google's Play
     #: Integrity decode hold a thread meanwhile: raise it where most Android clients use the remote decode.
     worker_threads: int = Field(default=4, ge=1, le=256)
+    #: Delete expired challenges and passkey ceremonies in the background (attest/server/housekeeping.py);
+    #: false: only ``attest db purge`` does, e.g. from cron.
+    purge_enabled: bool = True
+    #: How often each worker process purges.
+    purge_interval: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0), le=timedelta(days=1))
     #: How long a worker keeps a registered client's configuration before reading it again (seconds;
     #: 0: on every request). A change made with ``attest clients`` reaches every worker within this time.
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
