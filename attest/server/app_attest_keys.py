@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
@@ -58,6 +58,39 @@ def store_attested_key(
         session.execute(_INSERT, row)
     except IntegrityError as exc:  # a concurrent request stored the same key first
         raise AppAttestKeyExists(f"App Attest key {key_id} was attested before") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AppAttestKeyRecord:
+    """What ``attest app-attest-keys list`` shows of a stored key (no key material, no receipt)."""
+
+    key_id: str
+    client_id: str
+    app_id: str
+    environment: str
+    counter: int
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_app_attest_keys(session: Executor, *, client_id: str | None = None) -> list[AppAttestKeyRecord]:
+    """The stored keys (of ``client_id`` when given), oldest first."""
+    query = select(*(_TABLE.c[name] for name in _RECORD_COLUMNS)).order_by(_TABLE.c.created_at, _TABLE.c.key_id)
+    if client_id is not None:
+        query = query.where(_TABLE.c.client_id == client_id)
+    return [AppAttestKeyRecord(*row) for row in session.execute(query)]
+
+
+def revoke_app_attest_key(session: Executor, key_id: bytes, *, now: datetime) -> AppAttestKeyRecord | None:
+    """Mark the key revoked at ``now`` (kept if it was revoked before); the key as stored afterwards, or
+    None when no key has this id. Every worker refuses the key's next assertion: the counter UPDATE of
+    :meth:`AppAttestKeyDirectory.advance_counter` names no revoked key. A revoked key cannot be attested
+    again (its id is taken), so the device has to generate a new key."""
+    text = key_id_text(key_id)
+    session.execute(update(_TABLE).where(_TABLE.c.key_id == text, _TABLE.c.revoked_at.is_(None)).values(revoked_at=now))
+    row = session.execute(select(*(_TABLE.c[name] for name in _RECORD_COLUMNS)).where(_TABLE.c.key_id == text)).first()
+    return AppAttestKeyRecord(*row) if row is not None else None
 
 
 class AppAttestKeyDirectory:
@@ -148,3 +181,5 @@ _ADVANCE = (
     )
     .values(counter=bindparam("new_counter"), last_used_at=bindparam("now"))
 )
+#: The columns of an :class:`AppAttestKeyRecord`, in its field order.
+_RECORD_COLUMNS = tuple(field.name for field in fields(AppAttestKeyRecord))

@@ -1,4 +1,5 @@
-"""`attest serve`, `attest db upgrade`, `attest clients ...`, `attest keys ...`, `attest mail send-pending`.
+"""`attest serve`, `attest db upgrade|purge`, `attest clients ...`, `attest keys ...`, `attest app-attest-keys ...`,
+`attest mail send-pending`.
 
 They read the same settings as the service (``ATTEST_*`` environment variables or ``.env``)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pydantic import ValidationError
 
 from attest.cli_output import UsageError
 from attest.errors import AttestationError
+from attest.server.app_attest_keys import AppAttestKeyRecord, list_app_attest_keys, revoke_app_attest_key
 from attest.server.clients import (
     AndroidClientConfig,
     AppleClientConfig,
@@ -27,7 +30,7 @@ from attest.server.clients import (
 from attest.server.db.engine import make_engine, make_sessionmaker
 from attest.server.log_format import configure_json_logging
 from attest.server.runtime import build_runtime, prepare_database
-from attest.server.settings import Settings
+from attest.server.settings import Settings, decode_key
 from attest.server.signing_keys import KeyEncryption, load_key_ring, rotate_key_ring
 
 
@@ -75,10 +78,24 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     keys.add_parser("list", help="list signing keys and their states").set_defaults(handler=_keys_list)
 
+    app_attest = commands.add_parser("app-attest-keys", help="attested App Attest keys").add_subparsers(
+        dest="app_attest_command", required=True
+    )
+    listing = app_attest.add_parser("list", help="list attested keys (JSON lines), oldest first")
+    listing.add_argument("--client", help="only this client's keys")
+    listing.set_defaults(handler=_app_attest_keys_list)
+    revoke = app_attest.add_parser("revoke", help="refuse every further assertion of a key, at once")
+    revoke.add_argument("key_id", help="the key id, base64 (as the app reports it)")
+    revoke.set_defaults(handler=_app_attest_keys_revoke)
+
     mail = commands.add_parser("mail", help="the mail outbox").add_subparsers(dest="mail_command", required=True)
     mail.add_parser(
         "send-pending", help="send the queued mails that are due, once (exit 1 if any is left to retry or failed)"
     ).set_defaults(handler=_mail_send_pending)
+
+
+#: An App Attest key id is the SHA-256 of the key's public point (App Attest, "Verify the attestation" step 5).
+APP_ATTEST_KEY_ID_BYTES = 32
 
 
 def _settings() -> Settings:
@@ -198,6 +215,49 @@ def _clients_remove(args: argparse.Namespace) -> int:
         return 1
     print(f"client {args.client_id} removed")
     return 0
+
+
+def _app_attest_keys_list(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    with make_sessionmaker(engine)() as session:
+        for record in list_app_attest_keys(session, client_id=args.client):
+            print(json.dumps(_record_json(record)))
+    return 0
+
+
+def _app_attest_keys_revoke(args: argparse.Namespace) -> int:
+    key_id = _app_attest_key_id(args.key_id)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    prepare_database(settings, engine=engine)
+    with make_sessionmaker(engine).begin() as session:
+        record = revoke_app_attest_key(session, key_id, now=_now(settings))
+    if record is None:
+        sys.stderr.write(f"attest: no App Attest key {args.key_id!r}\n")
+        return 1
+    assert record.revoked_at is not None
+    print(f"App Attest key {record.key_id} of client {record.client_id} revoked at {record.revoked_at.isoformat()}")
+    return 0
+
+
+def _app_attest_key_id(value: str) -> bytes:
+    """A key id as the app reports it (base64 of 32 bytes; base64url accepted too)."""
+    try:
+        key_id = decode_key(value)
+    except ValueError:
+        raise UsageError(f"the key id {value!r} is not base64") from None
+    if len(key_id) != APP_ATTEST_KEY_ID_BYTES:
+        raise UsageError(f"the key id is {len(key_id)} bytes, an App Attest key id is {APP_ATTEST_KEY_ID_BYTES}")
+    return key_id
+
+
+def _record_json(record: AppAttestKeyRecord) -> dict[str, object]:
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in ((field.name, getattr(record, field.name)) for field in fields(record))
+    }
 
 
 def _keys_rotate(args: argparse.Namespace) -> int:

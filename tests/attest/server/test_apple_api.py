@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import delete, update
 
 from attest.apple.policy import Environment
+from attest.cli import main
+from attest.cli_output import EXIT_UNREADABLE
 from attest.jwk import public_key_to_jwk
 from attest.server.clients import AppleClientConfig, ClientRegistration
 from attest.server.db.models import AppAttestKey
@@ -119,6 +122,56 @@ def test_a_key_the_worker_remembers_is_still_judged_by_its_row(service: Service)
         session.execute(delete(AppAttestKey))
     gone = assert_(service, built, counter=13)
     assert (gone.status_code, gone.json()["code"]) == (400, "appattest.key_unknown")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_key_revoked_with_the_cli_is_refused_at_once(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`attest app-attest-keys revoke` on the service's database: the key's next assertion is refused,
+    although the worker remembers the key; the listing shows the revocation and no key material."""
+    built, _ = attested(service)
+    assert assert_(service, built, counter=1).status_code == 200
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ATTEST_DATABASE_URL", service.settings.database_url)
+    monkeypatch.setenv("ATTEST_STATE_DIR", str(service.settings.state_dir))
+    monkeypatch.setenv("ATTEST_FIXED_TIME", service.runtime.now().isoformat())
+    key_id = b64(built.key_id)
+
+    code, out, _ = cli(capsys, "app-attest-keys", "list", "--client", "ios-app")
+    assert code == 0
+    (listed,) = [json.loads(line) for line in out.splitlines()]
+    assert listed["key_id"] == key_id
+    assert (listed["client_id"], listed["app_id"], listed["environment"]) == ("ios-app", TEST_APP_ID, "development")
+    assert (listed["counter"], listed["revoked_at"]) == (1, None)
+    assert set(listed) == {
+        "key_id", "client_id", "app_id", "environment", "counter", "created_at", "last_used_at", "revoked_at"
+    }  # fmt: skip
+
+    url_safe = base64.urlsafe_b64encode(built.key_id).decode().rstrip("=")
+    code, out, _ = cli(capsys, "app-attest-keys", "revoke", url_safe)
+    assert code == 0
+    assert out == f"App Attest key {key_id} of client ios-app revoked at {service.runtime.now().isoformat()}\n"
+    refused = assert_(service, built, counter=2)
+    assert (refused.status_code, refused.json()["code"]) == (403, "appattest.key_revoked")
+
+    monkeypatch.setenv("ATTEST_FIXED_TIME", (service.runtime.now() + timedelta(hours=1)).isoformat())
+    code, out, _ = cli(capsys, "app-attest-keys", "revoke", key_id)  # again: the first revocation stays
+    assert (code, out.split(" revoked at ")[1].strip()) == (0, service.runtime.now().isoformat())
+    _, out, _ = cli(capsys, "app-attest-keys", "list")
+    assert json.loads(out)["revoked_at"] == service.runtime.now().isoformat()
+    assert cli(capsys, "app-attest-keys", "list", "--client", "someone-else")[1] == ""
+
+    assert cli(capsys, "app-attest-keys", "revoke", b64(bytes(32)))[0] == 1  # no such key
+    for malformed in ("not base64!", b64(bytes(31))):
+        code, _, err = cli(capsys, "app-attest-keys", "revoke", malformed)
+        assert code == EXIT_UNREADABLE
+        assert "key id" in err
 
 
 def test_token_binds_the_client_data_jwk(service: Service) -> None:
