@@ -76,21 +76,31 @@ class AppAttestKeyRecord:
 
 def list_app_attest_keys(session: Executor, *, client_id: str | None = None) -> list[AppAttestKeyRecord]:
     """The stored keys (of ``client_id`` when given), oldest first."""
-    query = select(*(_TABLE.c[name] for name in _RECORD_COLUMNS)).order_by(_TABLE.c.created_at, _TABLE.c.key_id)
+    query = _RECORDS.order_by(_TABLE.c.created_at, _TABLE.c.key_id)
     if client_id is not None:
         query = query.where(_TABLE.c.client_id == client_id)
     return [AppAttestKeyRecord(*row) for row in session.execute(query)]
 
 
-def revoke_app_attest_key(session: Executor, key_id: bytes, *, now: datetime) -> AppAttestKeyRecord | None:
-    """Mark the key revoked at ``now`` (kept if it was revoked before); the key as stored afterwards, or
-    None when no key has this id. Every worker refuses the key's next assertion: the counter UPDATE of
+@dataclass(frozen=True, slots=True)
+class KeyRevocation:
+    """A key as stored after :func:`revoke_app_attest_key`, and whether this call revoked it."""
+
+    record: AppAttestKeyRecord
+    newly_revoked: bool
+
+
+def revoke_app_attest_key(session: Executor, key_id: bytes, *, now: datetime) -> KeyRevocation | None:
+    """Mark the key revoked at ``now`` (a key revoked before keeps its time); None when no key has this
+    id. Every worker refuses the key's next assertion: the counter UPDATE of
     :meth:`AppAttestKeyDirectory.advance_counter` names no revoked key. A revoked key cannot be attested
     again (its id is taken), so the device has to generate a new key."""
     text = key_id_text(key_id)
-    session.execute(update(_TABLE).where(_TABLE.c.key_id == text, _TABLE.c.revoked_at.is_(None)).values(revoked_at=now))
-    row = session.execute(select(*(_TABLE.c[name] for name in _RECORD_COLUMNS)).where(_TABLE.c.key_id == text)).first()
-    return AppAttestKeyRecord(*row) if row is not None else None
+    changed = affected_rows(session.execute(_REVOKE, {"key": text, "now": now}))
+    row = session.execute(_RECORDS.where(_TABLE.c.key_id == text)).first()
+    if row is None:
+        return None
+    return KeyRevocation(AppAttestKeyRecord(*row), newly_revoked=changed == 1)
 
 
 class AppAttestKeyDirectory:
@@ -182,4 +192,9 @@ _ADVANCE = (
     .values(counter=bindparam("new_counter"), last_used_at=bindparam("now"))
 )
 #: The columns of an :class:`AppAttestKeyRecord`, in its field order.
-_RECORD_COLUMNS = tuple(field.name for field in fields(AppAttestKeyRecord))
+_RECORDS = select(*(_TABLE.c[field.name] for field in fields(AppAttestKeyRecord)))
+_REVOKE = (
+    update(_TABLE)
+    .where(_TABLE.c.key_id == bindparam("key"), _TABLE.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from attest.cli_output import UsageError
 from attest.errors import AttestationError
 from attest.server.app_attest_keys import AppAttestKeyRecord, list_app_attest_keys, revoke_app_attest_key
+from attest.server.audit import RequestAudit
 from attest.server.clients import (
     AndroidClientConfig,
     AppleClientConfig,
@@ -232,11 +233,21 @@ def _app_attest_keys_revoke(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = make_engine(settings.database_url)
     prepare_database(settings, engine=engine)
-    with make_sessionmaker(engine).begin() as session:
-        record = revoke_app_attest_key(session, key_id, now=_now(settings))
-    if record is None:
+    sessions = make_sessionmaker(engine)
+    now = _now(settings)
+    audit: RequestAudit | None = None
+    with sessions.begin() as session:
+        revocation = revoke_app_attest_key(session, key_id, now=now)
+        if revocation is not None and revocation.newly_revoked:
+            # No key id in the audit trail (no device identifiers): the client and the time.
+            audit = RequestAudit(sessions, now, "appattest.key_revoked", revocation.record.client_id, "apple", None)
+            audit.record_in(session, "info")
+    if revocation is None:
         sys.stderr.write(f"attest: no App Attest key {args.key_id!r}\n")
         return 1
+    if audit is not None:
+        audit.publish("info")
+    record = revocation.record
     assert record.revoked_at is not None
     print(f"App Attest key {record.key_id} of client {record.client_id} revoked at {record.revoked_at.isoformat()}")
     return 0

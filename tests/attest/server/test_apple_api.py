@@ -13,14 +13,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from attest.apple.policy import Environment
 from attest.cli import main
 from attest.cli_output import EXIT_UNREADABLE
 from attest.jwk import public_key_to_jwk
 from attest.server.clients import AppleClientConfig, ClientRegistration
-from attest.server.db.models import AppAttestKey
+from attest.server.db.models import AppAttestKey, AuditEvent
 from tests.attest.apple.factory import TEST_APP_ID, AppAttestFactory, BuiltAttestation, make_assertion
 from tests.attest.server.service import Service, start_service
 
@@ -130,6 +130,16 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def revocation_events(service: Service) -> list[tuple[object, ...]]:
+    with service.session() as session:
+        rows = session.execute(
+            select(AuditEvent.client_id, AuditEvent.platform, AuditEvent.outcome, AuditEvent.subject).where(
+                AuditEvent.event == "appattest.key_revoked"
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
 def test_a_key_revoked_with_the_cli_is_refused_at_once(
     service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,6 +169,7 @@ def test_a_key_revoked_with_the_cli_is_refused_at_once(
     assert out == f"App Attest key {key_id} of client ios-app revoked at {service.runtime.now().isoformat()}\n"
     refused = assert_(service, built, counter=2)
     assert (refused.status_code, refused.json()["code"]) == (403, "appattest.key_revoked")
+    assert revocation_events(service) == [("ios-app", "apple", "info", None)]
 
     monkeypatch.setenv("ATTEST_FIXED_TIME", (service.runtime.now() + timedelta(hours=1)).isoformat())
     code, out, _ = cli(capsys, "app-attest-keys", "revoke", key_id)  # again: the first revocation stays
@@ -166,6 +177,7 @@ def test_a_key_revoked_with_the_cli_is_refused_at_once(
     _, out, _ = cli(capsys, "app-attest-keys", "list")
     assert json.loads(out)["revoked_at"] == service.runtime.now().isoformat()
     assert cli(capsys, "app-attest-keys", "list", "--client", "someone-else")[1] == ""
+    assert len(revocation_events(service)) == 1  # revoked once
 
     assert cli(capsys, "app-attest-keys", "revoke", b64(bytes(32)))[0] == 1  # no such key
     for malformed in ("not base64!", b64(bytes(31))):
