@@ -82,7 +82,9 @@ def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManag
         purge = None
         if runtime.settings.purge_enabled:
             interval = runtime.settings.purge_interval.total_seconds()
-            purge = PurgeLoop(runtime.sessions, runtime.clock, interval=interval)
+            purge = PurgeLoop(
+                runtime.sessions, runtime.clock, interval=interval, audit_retention=runtime.settings.audit_retention
+            )
             purge.start()
         try:
             yield

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from attest.server.db.engine import Executor
+from attest.server.db.engine import Executor, affected_rows
 from attest.server.db.models import AuditEvent, table_of
 from attest.server.metrics import Metrics
 
@@ -71,3 +71,8 @@ class RequestAudit:
             self.request_id,
             subject,
         )
+
+
+def purge_audit_events(session: Executor, *, now: datetime, retention: timedelta) -> int:
+    """Delete the audit events recorded more than ``retention`` before ``now`` (ATTEST_AUDIT_RETENTION)."""
+    return affected_rows(session.execute(delete(AuditEvent).where(AuditEvent.at < now - retention)))

@@ -47,7 +47,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations and create the signing keys").set_defaults(handler=_db_upgrade)
     db.add_parser(
-        "purge", help="delete challenges and passkey ceremonies expired for over an hour (run from cron)"
+        "purge",
+        help="delete challenges and passkey ceremonies expired for over an hour, and audit events past "
+        "ATTEST_AUDIT_RETENTION (the service does it every ATTEST_PURGE_INTERVAL)",
     ).set_defaults(handler=_db_purge)
 
     clients = commands.add_parser("clients", help="registered clients").add_subparsers(
@@ -141,8 +143,8 @@ def _db_purge(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = make_engine(settings.database_url)
     prepare_database(settings, engine=engine)
-    purged = purge_expired(make_sessionmaker(engine), now=_now(settings))
-    print(f"deleted {purged.challenges} expired challenges and {purged.ceremonies} expired passkey ceremonies")
+    purged = purge_expired(make_sessionmaker(engine), now=_now(settings), audit_retention=settings.audit_retention)
+    print(purged.describe())
     return 0
 
 

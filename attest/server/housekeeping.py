@@ -3,6 +3,7 @@
 Challenges (:mod:`attest.server.challenges`) and passkey ceremonies (:mod:`fido.ceremonies`) are kept
 for an hour after they expire, then deleted: an expired one can no longer be used, and anonymous
 callers can create them (``/v1/challenge``, the options endpoints) as fast as the rate limits allow.
+Audit events are kept for ``ATTEST_AUDIT_RETENTION`` when it is set, and forever when not.
 Each worker process runs :class:`PurgeLoop` every ``ATTEST_PURGE_INTERVAL``; the deletes are
 idempotent, so workers running them at once only repeat each other's work.
 """
@@ -13,10 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from attest.server.audit import purge_audit_events
 from attest.server.challenges import purge_expired as purge_challenges
 from fido.ceremonies import purge_expired as purge_ceremonies
 
@@ -29,12 +31,28 @@ class Purged:
 
     challenges: int
     ceremonies: int
+    audit_events: int
+
+    def describe(self) -> str:
+        return (
+            f"deleted {self.challenges} expired challenges, {self.ceremonies} expired passkey ceremonies "
+            f"and {self.audit_events} audit events past their retention"
+        )
 
 
-def purge_expired(sessions: sessionmaker[Session], *, now: datetime) -> Purged:
-    """Delete the challenges and ceremonies expired for more than an hour at ``now``, in one transaction."""
+def purge_expired(
+    sessions: sessionmaker[Session], *, now: datetime, audit_retention: timedelta | None = None
+) -> Purged:
+    """Delete the challenges and ceremonies expired for more than an hour at ``now``, and with an
+    ``audit_retention`` the audit events older than that, in one transaction."""
     with sessions.begin() as session:
-        return Purged(challenges=purge_challenges(session, now=now), ceremonies=purge_ceremonies(session, now=now))
+        return Purged(
+            challenges=purge_challenges(session, now=now),
+            ceremonies=purge_ceremonies(session, now=now),
+            audit_events=(
+                purge_audit_events(session, now=now, retention=audit_retention) if audit_retention is not None else 0
+            ),
+        )
 
 
 class PurgeLoop:
@@ -42,10 +60,18 @@ class PurgeLoop:
     interval after :meth:`start`). A failed pass (the database unavailable) is logged by its type and
     tried again next time; :meth:`stop` ends the thread, after the pass in hand."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], *, interval: float) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        *,
+        interval: float,
+        audit_retention: timedelta | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._interval = interval
+        self._audit_retention = audit_retention
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -64,13 +90,9 @@ class PurgeLoop:
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
             try:
-                purged = purge_expired(self._sessions, now=self._clock())
+                purged = purge_expired(self._sessions, now=self._clock(), audit_retention=self._audit_retention)
             except Exception as error:  # noqa: BLE001 -- the loop must outlive a database outage; type only
                 log.warning("purge pass failed: %s", type(error).__name__)
             else:
-                if purged.challenges or purged.ceremonies:
-                    log.info(
-                        "purged %d expired challenges and %d expired passkey ceremonies",
-                        purged.challenges,
-                        purged.ceremonies,
-                    )
+                if purged != Purged(0, 0, 0):
+                    log.info("purge: %s", purged.describe())

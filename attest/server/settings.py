@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     purge_enabled: bool = True
     #: How often each worker process purges.
     purge_interval: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0), le=timedelta(days=1))
+    #: How long audit events are kept (ISO 8601, e.g. P400D; at least a day); unset: forever.
+    audit_retention: timedelta | None = Field(default=None, ge=timedelta(days=1))
     #: How long a worker keeps a registered client's configuration before reading it again (seconds;
     #: 0: on every request). A change made with ``attest clients`` reaches every worker within this time.
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
