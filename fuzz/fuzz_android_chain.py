@@ -8,7 +8,8 @@ the real chains of fixtures/android with a time inside their window and their ow
 
 Oracle beyond "no other exception": the verdict (or error code) with the shared
 :class:`IntermediateCache` is the verdict without it. A warm cache must never accept what a cold
-validation rejects, or reject what it accepts.
+validation rejects, or reject what it accepts; nor report another key: the warm path reads the attested
+key's SubjectPublicKeyInfo and JWK from the certificate's encoding, the cold one exports the key.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def _verdict(
         result = verify_android_attestation(chain, policy, at=at, status_list=status_list, intermediate_cache=cache)
     except AttestationError as error:
         return ("rejected", error.code), error
-    return ("valid", result.public_key_der, result.root_key_fingerprint, result.remotely_provisioned), result
+    jwk = tuple(result.public_key_jwk.items())
+    return ("valid", result.public_key_der, jwk, result.root_key_fingerprint, result.remotely_provisioned), result
 
 
 def split_der(data: bytes) -> list[bytes]:
