@@ -151,6 +151,7 @@ def post_email_verification(
         raise EmailAlreadyVerified("this address is already verified for your account")
     _limit_email(runtime, "email.verification", email)
     _limit_email(runtime, "email.verification.account", account.id)
+    audit = audit_event(request, runtime, "email.verification")
     with runtime.sessions.begin() as session:
         request_verification(
             session,
@@ -161,7 +162,8 @@ def post_email_verification(
             now=now,
             rp_name=settings.rp_name,
         )
-    audit_event(request, runtime, "email.verification")("info", subject=account.id)
+        audit.record_in(session, "info", subject=account.id)
+    audit.publish("info", subject=account.id)
     response.headers.update(NO_STORE)
     return EmailVerificationStarted(email=email, expires_in=int(VERIFICATION_TTL.total_seconds()))
 
@@ -198,19 +200,24 @@ def post_email_verification_confirm(
                 result = redeem_token(
                     session, runtime.secret_hasher, purpose=Purpose.VERIFICATION, token=body.token, now=now
                 )
-            # An Outcome is returned, not raised, so that the attempt it counted is committed here.
-            account = (
-                apply_verified_email(session, runtime.mail, redeemed=result, now=now, rp_name=settings.rp_name)
-                if isinstance(result, Redeemed)
-                else None
-            )
-        if account is None:
-            assert isinstance(result, Outcome)
-            raise _email_error(result, by_code=body.code is not None)
+            # An Outcome is returned, not raised, so that the attempt it counted is committed here, with
+            # the audit event of the failure.
+            if isinstance(result, Redeemed):
+                account = apply_verified_email(
+                    session, runtime.mail, redeemed=result, now=now, rp_name=settings.rp_name
+                )
+                audit.record_in(session, "valid", subject=account.id)
+                failure = None
+            else:
+                failure = _email_error(result, by_code=body.code is not None)
+                audit.record_in(session, "invalid", failure.code, subject=user_id)
     except AttestationError as error:
         audit("invalid", error.code, subject=user_id)
         raise
-    audit("valid", subject=account.id)
+    if failure is not None:
+        audit.publish("invalid", failure.code, subject=user_id)
+        raise failure
+    audit.publish("valid", subject=account.id)
     response.headers.update(NO_STORE)
     assert account.email is not None
     return EmailVerified(email=account.email, email_verified=account.email_verified)
@@ -251,6 +258,7 @@ def _start_recovery(email_text: str, request: Request, runtime: Runtime) -> None
     _limit_address(request, runtime, "recovery.start")
     email = normalize_email(email_text)
     _limit_email(runtime, "recovery.start", email)
+    audit = audit_event(request, runtime, "recovery.start")
     with runtime.sessions.begin() as session:
         user_id = start_recovery(
             session,
@@ -260,8 +268,9 @@ def _start_recovery(email_text: str, request: Request, runtime: Runtime) -> None
             now=runtime.now(),
             rp_name=runtime.settings.rp_name,
         )
-    # The same audit row (and metric) either way; only the subject tells the audit log whose it was.
-    audit_event(request, runtime, "recovery.start")("info", subject=user_id)
+        # The same audit row (and metric) either way; only the subject tells the audit log whose it was.
+        audit.record_in(session, "info", subject=user_id)
+    audit.publish("info", subject=user_id)
 
 
 @router.post("/v1/recovery/verify", response_model=RecoveryView)
@@ -284,40 +293,51 @@ def _verify_recovery(body: RecoveryVerifyRequest, request: Request, runtime: Run
     now = runtime.now()
     audit = audit_event(request, runtime, "recovery.verify")
     _limit_address(request, runtime, "recovery.verify")
-    subject: str | None = None
+    failure: AttestationError | None = None
     try:
-        if body.token is not None:
-            with runtime.sessions.begin() as session:
-                result = redeem_recovery_token(session, runtime.secret_hasher, token=body.token, now=now)
-                opened = open_recovery_session(session, result, now=now) if isinstance(result, Redeemed) else result
-            if isinstance(opened, Outcome):
-                raise _token_error(opened)
-        else:
+        email, code = None, None
+        if body.token is None:
             assert body.email is not None
             assert body.code is not None
-            email = normalize_email(body.email)
+            email, code = normalize_email(body.email), body.code
             # Code attempts per address and hour: five per mail, for as many mails as may be sent.
             _limit_email(runtime, "recovery.verify", email, factor=MAX_CODE_ATTEMPTS)
-            with runtime.sessions.begin() as session:
-                result = redeem_recovery_code(session, runtime.secret_hasher, email=email, code=body.code, now=now)
-                opened = open_recovery_session(session, result, now=now) if isinstance(result, Redeemed) else result
+        with runtime.sessions.begin() as session:
+            # An Outcome is returned, not raised, so that the attempt it counted is committed here, with the
+            # audit event of the failure; a recovery session opens with the audit event of the success.
+            if email is None or code is None:
+                assert body.token is not None
+                result = redeem_recovery_token(session, runtime.secret_hasher, token=body.token, now=now)
+            else:
+                result = redeem_recovery_code(session, runtime.secret_hasher, email=email, code=code, now=now)
+            opened = open_recovery_session(session, result, now=now) if isinstance(result, Redeemed) else result
             if isinstance(opened, Outcome):
-                raise RecoveryCodeInvalid(
-                    "this code does not open a recovery for this address: check the address and the latest mail, "
-                    "or request a new one",
-                    reason=opened.value,
-                )
-        token, account = opened
-        subject = account.id
-        with runtime.sessions() as session:
-            recovering = resolve_recovery_session(session, token, now=now)
-            assert recovering is not None  # just started
-            view = _view(session, recovering)
+                failure = _token_error(opened) if body.token is not None else _code_error(opened)
+                audit.record_in(session, "invalid", failure.code)
+            else:
+                audit.record_in(session, "valid", subject=opened[1].id)
     except AttestationError as error:
-        audit("invalid", error.code, subject=subject)
+        audit("invalid", error.code)
         raise
-    audit("valid", subject=subject)
+    if failure is not None:
+        audit.publish("invalid", failure.code)
+        raise failure
+    assert not isinstance(opened, Outcome)
+    token, account = opened
+    audit.publish("valid", subject=account.id)
+    with runtime.sessions() as session:
+        recovering = resolve_recovery_session(session, token, now=now)
+        assert recovering is not None  # just started
+        view = _view(session, recovering)
     return token, view
+
+
+def _code_error(outcome: Outcome) -> AttestationError:
+    return RecoveryCodeInvalid(
+        "this code does not open a recovery for this address: check the address and the latest mail, "
+        "or request a new one",
+        reason=outcome.value,
+    )
 
 
 def _token_error(outcome: Outcome) -> AttestationError:
@@ -355,17 +375,21 @@ def post_recovery_complete(
     """The user's choice about the account's other passkeys, once the recovery added its own; the recovery
     session ends (its cookie is cleared)."""
     audit = audit_event(request, runtime, "recovery.complete")
+    removal = audit_event(request, runtime, "recovery.removed_other_passkeys")
     try:
         with runtime.sessions.begin() as session:
             removed = complete_recovery(
                 session, recovering=recovering, remove_other_passkeys=body.remove_other_passkeys, now=runtime.now()
             )
+            audit.record_in(session, "valid", subject=recovering.user_id)
+            if removed:
+                removal.record_in(session, "info", subject=recovering.user_id)
     except AttestationError as error:
         audit("invalid", error.code, subject=recovering.user_id)
         raise
-    audit("valid", subject=recovering.user_id)
+    audit.publish("valid", subject=recovering.user_id)
     if removed:
-        audit_event(request, runtime, "recovery.removed_other_passkeys")("info", subject=recovering.user_id)
+        removal.publish("info", subject=recovering.user_id)
     response = JSONResponse(RecoveryCompleted(removed_passkeys=removed).model_dump(), headers=NO_STORE)
     _clear_recovery_cookie(response, config)
     return response

@@ -304,12 +304,17 @@ def post_registration_verify(
                 queue_passkey_added_mail(
                     session, runtime.mail, account=account, now=now, recovered=False, rp_name=settings.rp_name
                 )
+            # The audit events are part of the registration: stored with it, or not at all.
+            audit.record_in(session, "valid", subject=account.id)
+            recovered = audit_event(request, runtime, "recovery.passkey_added") if recovering is not None else None
+            if recovered is not None:
+                recovered.record_in(session, "valid", subject=account.id)
     except AttestationError as error:
         audit("invalid", error.code, subject=ceremony.user_id)
         raise
-    audit("valid", subject=account.id)
-    if recovering is not None:
-        audit_event(request, runtime, "recovery.passkey_added")("valid", subject=account.id)
+    audit.publish("valid", subject=account.id)
+    if recovered is not None:
+        recovered.publish("valid", subject=account.id)
     if token is not None:
         set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
     no_store(response)
@@ -415,6 +420,11 @@ def post_authentication_verify(
             now=now,
             ttl=settings.passkey_session_ttl,
         )
+        backup_state = (
+            audit_event(request, runtime, "passkey.backup_state_changed") if verified.backup_state_changed else None
+        )
+        if backup_state is not None:
+            backup_state.record_in(transaction.database, "info", subject=account.id)
     login_token = issue_login_token(
         key=runtime.keys.ring().active(),
         issuer=settings.issuer,
@@ -425,8 +435,8 @@ def post_authentication_verify(
         ttl=settings.login_token_ttl,
         now=now,
     )
-    if verified.backup_state_changed:
-        audit_event(request, runtime, "passkey.backup_state_changed")("info", subject=account.id)
+    if backup_state is not None:
+        backup_state.publish("info", subject=account.id)
     set_cookie(response, config, config.cookies.session_cookie, token, _seconds(settings.passkey_session_ttl))
     no_store(response)
     return LoginResponse(login_token=login_token, user_id=account.id)
@@ -537,11 +547,13 @@ def patch_passkey(
     signed_in: SignedInUser,
 ) -> PasskeyView:
     label = clean_text(body.label, what="label")
+    audit = audit_event(request, runtime, "passkey.rename")
     with runtime.sessions.begin() as session:
         passkey = rename_passkey(
             session, user_id=signed_in.user_id, credential_id=_credential_id(credential_id), label=label
         )
-    audit_event(request, runtime, "passkey.rename")("info", subject=signed_in.user_id)
+        audit.record_in(session, "info", subject=signed_in.user_id)
+    audit.publish("info", subject=signed_in.user_id)
     no_store(response)
     return _passkey_view(passkey)
 
@@ -639,10 +651,13 @@ def delete_session(request: Request, runtime: RuntimeDep, config: Config) -> Res
     """Sign out: the session ends on the server, and its cookie is cleared."""
     token = request.cookies.get(config.cookies.session_cookie)
     if token:
+        audit = audit_event(request, runtime, "session.end")
         with runtime.sessions.begin() as session:
             ended = end_session(session, token_hash(token), now=runtime.now())
+            if ended:
+                audit.record_in(session, "info")
         if ended:
-            audit_event(request, runtime, "session.end")("info")
+            audit.publish("info")
     response = Response(status_code=204, headers={"Cache-Control": "no-store"})
     response.delete_cookie(
         config.cookies.session_cookie, path="/", secure=config.cookies.secure, httponly=True, samesite="strict"
