@@ -6,6 +6,7 @@ import base64
 import threading
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import NoReturn
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from attest.apple.attestation import VerifiedAppleAttestation
 from attest.apple.errors import AssertionCounterNotIncreasing
+from attest.server.db.conditional_write import ConditionalWrite
 from attest.server.db.engine import Executor, affected_rows
 from attest.server.db.models import AppAttestKey, table_of
 from attest.server.errors import AppAttestKeyExists, AppAttestKeyRevoked, AppAttestKeyUnknown
@@ -131,20 +133,24 @@ class AppAttestKeyDirectory:
         self._remember(stored, client_id)
         return stored
 
-    def advance_counter(
-        self, database: Executor, key: StoredAppAttestKey, *, client_id: str, new_counter: int, now: datetime
-    ) -> None:
+    def counter_advance(
+        self, key: StoredAppAttestKey, *, client_id: str, new_counter: int, now: datetime
+    ) -> ConditionalWrite:
         """Store ``new_counter`` only if the key is still this client's, unrevoked, and its stored counter
         is smaller: one conditional UPDATE, so that of concurrent assertions with the same counter exactly
-        one is accepted (App Attest "Verify the assertion" step 5). A refusal says which of these failed."""
+        one is accepted (App Attest "Verify the assertion" step 5). A refusal says which of these failed
+        (``appattest.key_unknown``, ``appattest.key_revoked``, ``assertion.counter_not_increasing``)."""
+
+        def refused(database: Executor) -> NoReturn:
+            self._forget(key.key_id, client_id)
+            _read_key(database, key.key_id, client_id=client_id)  # raises when the key is gone or revoked
+            raise AssertionCounterNotIncreasing(
+                f"the assertion counter {new_counter} is not greater than the stored one "
+                "(replayed or concurrent assertion)"
+            )
+
         parameters = {"key": key.key_id, "client": client_id, "new_counter": new_counter, "now": now}
-        if affected_rows(database.execute(_ADVANCE, parameters)) == 1:
-            return
-        self._forget(key.key_id, client_id)
-        _read_key(database, key.key_id, client_id=client_id)  # raises when the key is gone or revoked
-        raise AssertionCounterNotIncreasing(
-            f"the assertion counter {new_counter} is not greater than the stored one (replayed or concurrent assertion)"
-        )
+        return ConditionalWrite(_ADVANCE, parameters, refused)
 
     def _remember(self, key: StoredAppAttestKey, client_id: str) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,19 +44,20 @@ class RequestAudit:
         self, session: Executor, outcome: str, code: str | None = None, *, subject: str | None = None
     ) -> None:
         """Add the event to ``session``'s transaction: it is stored only if that transaction commits."""
-        session.execute(
-            _INSERT,
-            {
-                "at": self.at,
-                "event": self.event,
-                "outcome": outcome,
-                "client_id": self.client_id,
-                "platform": self.platform,
-                "code": code,
-                "request_id": self.request_id,
-                "subject": subject,
-            },
-        )
+        session.execute(_INSERT, self.row(outcome, code, subject=subject))
+
+    def row(self, outcome: str, code: str | None = None, *, subject: str | None = None) -> dict[str, Any]:
+        """The event's row in ``audit_events`` (every column but the id)."""
+        return {
+            "at": self.at,
+            "event": self.event,
+            "outcome": outcome,
+            "client_id": self.client_id,
+            "platform": self.platform,
+            "code": code,
+            "request_id": self.request_id,
+            "subject": subject,
+        }
 
     def publish(self, outcome: str, code: str | None = None, *, subject: str | None = None) -> None:
         """Log the stored event (``attest.audit``) and count it in the metrics."""

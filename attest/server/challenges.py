@@ -13,10 +13,12 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NoReturn
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from attest.server.db.conditional_write import ConditionalWrite, write_in_order
 from attest.server.db.engine import Executor, affected_rows
 from attest.server.db.models import Challenge, table_of
 from attest.server.errors import ChallengeExpired, ChallengeUnknown, ChallengeUsed
@@ -79,21 +81,26 @@ def consume_challenge(session: Executor, value: str, *, client_id: str, purpose:
     raw = decode_challenge(value)
     if raw is None:
         raise ChallengeUnknown("the challenge is not one this service issues")
+    write_in_order(session, [challenge_consumption(value, client_id=client_id, purpose=purpose, now=now)])
+    return raw
+
+
+def challenge_consumption(value: str, *, client_id: str, purpose: Purpose, now: datetime) -> ConditionalWrite:
+    """The conditional UPDATE that consumes the challenge (``consumed_at IS NULL AND expires_at > now``), for
+    :func:`consume_challenge` or a verdict's writes; refused, it raises ``challenge.unknown`` (not this
+    client's, not for this purpose, or no such challenge), ``challenge.used`` or ``challenge.expired``."""
     digest = _hash(value)
+
+    def refused(session: Executor) -> NoReturn:
+        row = session.execute(_READ, {"digest": digest}).one_or_none()
+        if row is None or row.client_id != client_id or row.purpose != purpose.value:
+            raise ChallengeUnknown("the challenge was not issued to this client for this purpose")
+        if row.consumed_at is not None:
+            raise ChallengeUsed("the challenge was already used")
+        raise ChallengeExpired(f"the challenge expired at {row.expires_at.isoformat()}")
+
     parameters = {"digest": digest, "client": client_id, "for_purpose": purpose.value, "now": now}
-    result = session.execute(_CONSUME, parameters)
-    if affected_rows(result) == 1:
-        return raw
-    row = session.execute(
-        select(Challenge.client_id, Challenge.purpose, Challenge.expires_at, Challenge.consumed_at).where(
-            Challenge.challenge_hash == digest
-        )
-    ).one_or_none()
-    if row is None or row.client_id != client_id or row.purpose != purpose.value:
-        raise ChallengeUnknown("the challenge was not issued to this client for this purpose")
-    if row.consumed_at is not None:
-        raise ChallengeUsed("the challenge was already used")
-    raise ChallengeExpired(f"the challenge expired at {row.expires_at.isoformat()}")
+    return ConditionalWrite(_CONSUME, parameters, refused)
 
 
 def use_up_challenge(session: Executor, value: str, *, client_id: str, purpose: Purpose, now: datetime) -> None:
@@ -121,6 +128,9 @@ _UNCONSUMED = (
 _MARK_USED = update(_TABLE).values(consumed_at=bindparam("now"))
 _CONSUME = _MARK_USED.where(*_UNCONSUMED, _TABLE.c.expires_at > bindparam("now"))
 _USE_UP = _MARK_USED.where(*_UNCONSUMED)
+_READ = select(_TABLE.c.client_id, _TABLE.c.purpose, _TABLE.c.expires_at, _TABLE.c.consumed_at).where(
+    _TABLE.c.challenge_hash == bindparam("digest")
+)
 
 
 def _hash(value: str) -> bytes:

@@ -10,7 +10,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from attest.android.chain import IntermediateCache, TrustAnchors, google_hardware_attestation_roots
@@ -21,7 +21,7 @@ from attest.apple.policy import apple_app_attestation_root
 from attest.errors import ConfigurationError
 from attest.server.app_attest_keys import AppAttestKeyDirectory
 from attest.server.clients import ClientDirectory, has_debug_clients
-from attest.server.db.engine import make_engine, make_sessionmaker
+from attest.server.db.engine import make_engine, make_sessionmaker, one_statement_connections
 from attest.server.db.migrate import upgrade
 from attest.server.metrics import Metrics
 from attest.server.play_integrity import PlayIntegrityDecoders
@@ -66,6 +66,9 @@ class Runtime:
     mail: Mailer
     #: Keyed hashes of mailed one-time secrets (fido.email_secrets).
     secret_hasher: SecretHasher
+    #: On PostgreSQL, autocommit connections for verdicts sent as one statement
+    #: (attest.server.verdict_transaction); None elsewhere.
+    one_statement_verdicts: Callable[[], Connection] | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -130,6 +133,7 @@ def build_runtime(
         rate_limiter=RateLimiter(sessions),
         mail=Mailer.from_settings(settings, encryption.derive(OUTBOX_KEY_PURPOSE)),
         secret_hasher=SecretHasher(encryption.derive(SECRET_KEY_PURPOSE)),
+        one_statement_verdicts=one_statement_connections(engine),
     )
 
 

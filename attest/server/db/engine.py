@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
@@ -31,6 +32,14 @@ def make_engine(url: str, *, pool_size: int = 16) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=8, pool_recycle=1800)
+
+
+def one_statement_connections(engine: Engine) -> Callable[[], Connection] | None:
+    """Where a verdict's writes can be one statement (data-modifying WITH queries: PostgreSQL), connections
+    from ``engine``'s pool in autocommit for them (see attest.server.db.conditional_write); else None."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.execution_options(isolation_level="AUTOCOMMIT").connect
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -43,7 +43,9 @@ def attest_android(
     now = runtime.now()
     status_list = runtime.status_list.current()  # may fetch: before the transaction opens
     audit = request_audit(request, runtime, event="attest.android", client_id=body.client_id, platform="android")
-    with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
+    with verdict_transaction(
+        runtime.engine.begin, audit, now=now, one_statement=runtime.one_statement_verdicts
+    ) as transaction:
         client = runtime.clients.get(body.client_id, platform="android")
         assert isinstance(client.config, AndroidClientConfig)
         challenge = transaction.present_challenge(body.challenge, client_id=client.client_id, purpose=Purpose.ATTEST)

@@ -64,7 +64,9 @@ def assert_apple(
     client_data_bytes = decode_base64(body.client_data, "client_data")
     now = runtime.now()
     audit = request_audit(request, runtime, event="assert.apple", client_id=body.client_id, platform="apple")
-    with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
+    with verdict_transaction(
+        runtime.engine.begin, audit, now=now, one_statement=runtime.one_statement_verdicts
+    ) as transaction:
         client_data = parse_apple_client_data(client_data_bytes)
         client = runtime.clients.get(body.client_id, platform="apple")
         stored = runtime.app_attest_keys.load(transaction.database, key_id, client_id=client.client_id)
@@ -77,8 +79,10 @@ def assert_apple(
             policy=policy_for(client, runtime),
         )
         transaction.consume_challenge(client_data.challenge, client_id=client.client_id, purpose=Purpose.ASSERTION)
-        runtime.app_attest_keys.advance_counter(
-            transaction.database, stored, client_id=client.client_id, new_counter=verified.counter, now=now
+        transaction.write(
+            runtime.app_attest_keys.counter_advance(
+                stored, client_id=client.client_id, new_counter=verified.counter, now=now
+            )
         )
     return issue_token(runtime, client, client_data.jwk, _verdict(Environment(stored.environment)))
 

@@ -36,7 +36,9 @@ def attest_debug(
         runtime.rate_limiter.hit(limit, body.client_id, now=runtime.now())
     now = runtime.now()
     audit = request_audit(request, runtime, event="attest.debug", client_id=body.client_id, platform="debug")
-    with verdict_transaction(runtime.engine.begin, audit, now=now) as transaction:
+    with verdict_transaction(
+        runtime.engine.begin, audit, now=now, one_statement=runtime.one_statement_verdicts
+    ) as transaction:
         jwk = check_public_jwk(body.jwk)
         client = runtime.clients.get(body.client_id, platform="debug")
         if not debug_secret_matches(body.debug_secret, debug_secret_hash_of(transaction.database, client.client_id)):
