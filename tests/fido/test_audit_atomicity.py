@@ -25,13 +25,6 @@ NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def api(database_url: str, tmp_path: Path, smtp: MailServer) -> MailedService:
     return start_mailed(database_url, tmp_path, smtp, fixed_time=NOW)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,13 +22,6 @@ from tests.fido.mail_service import MailedService, start_mailed
 from tests.fido.smtp_server import HOST, MailServer, code_in
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ addresses, and the storage rule that one verified address belongs to one account
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +21,6 @@ from tests.fido.service import ORIGIN
 from tests.fido.smtp_server import MailServer, code_in, link_in, text_of, token_in
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,6 @@ from tests.fido.smtp_server import MailServer, code_in, link_in, text_of, token_
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
