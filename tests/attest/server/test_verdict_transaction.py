@@ -236,3 +236,30 @@ def test_one_statement_stores_the_audit_time_in_utc_whatever_the_session_time_zo
     finally:
         elsewhere.dispose()
         engine.dispose()
+
+
+def test_a_connection_returns_from_a_one_statement_verdict_to_transactions(postgres_url: str) -> None:
+    """The autocommit of a one-statement verdict ends with it: the pooled connection it used (the only one
+    here) runs the next ``engine.begin()`` as a transaction again."""
+    engine = make_engine(postgres_url, pool_size=1)
+    truncate_all(engine)
+    one_statement = one_statement_connections(engine)
+    assert one_statement is not None
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            registration = ClientRegistration(client_id="app", config=DebugClientConfig(), debug_secret="s" * 16)
+            add_client(session, registration, now=NOW, production=False)
+        judge(Opening(engine.begin, one_statement), engine, consume(new_challenge(engine)))
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is not None
+            assert connection.connection.dbapi_connection.autocommit is False
+        challenge = new_challenge(engine)
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            connection.execute(update(Challenge).values(consumed_at=NOW))
+            transaction.rollback()
+        assert consumed(engine) == 1  # the first verdict's; the rolled back UPDATE left the new one alone
+        judge(Opening(engine.begin, one_statement), engine, consume(challenge))
+        assert consumed(engine) == 2
+    finally:
+        engine.dispose()
