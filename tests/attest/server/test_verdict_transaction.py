@@ -36,11 +36,16 @@ class CheckFailed(AttestationError):
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
+    register_app(engine)
+    yield engine
+    engine.dispose()
+
+
+def register_app(engine: Engine) -> None:
+    """The client "app" the challenges are issued to."""
     with make_sessionmaker(engine).begin() as session:
         registration = ClientRegistration(client_id="app", config=DebugClientConfig(), debug_secret="s" * 16)
         add_client(session, registration, now=NOW, production=False)
-    yield engine
-    engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -223,9 +228,7 @@ def test_one_statement_stores_the_audit_time_in_utc_whatever_the_session_time_zo
     one_statement = one_statement_connections(elsewhere)
     assert one_statement is not None
     try:
-        with make_sessionmaker(engine).begin() as session:
-            registration = ClientRegistration(client_id="app", config=DebugClientConfig(), debug_secret="s" * 16)
-            add_client(session, registration, now=NOW, production=False)
+        register_app(engine)
         challenge = new_challenge(engine)
         audit = RequestAudit(make_sessionmaker(elsewhere), NOW, "test.event", "app", "debug", "req-1")
         with verdict_transaction(elsewhere.begin, audit, now=NOW, one_statement=one_statement) as transaction:
@@ -246,9 +249,7 @@ def test_a_connection_returns_from_a_one_statement_verdict_to_transactions(postg
     one_statement = one_statement_connections(engine)
     assert one_statement is not None
     try:
-        with make_sessionmaker(engine).begin() as session:
-            registration = ClientRegistration(client_id="app", config=DebugClientConfig(), debug_secret="s" * 16)
-            add_client(session, registration, now=NOW, production=False)
+        register_app(engine)
         judge(Opening(engine.begin, one_statement), engine, consume(new_challenge(engine)))
         with engine.connect() as connection:
             assert connection.connection.dbapi_connection is not None
